@@ -1,0 +1,1 @@
+"""The record of truth: the append-only, verifiable query log and everything that writes it."""

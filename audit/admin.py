@@ -1,0 +1,76 @@
+"""Admin for reference data and integrations; the log itself is shown read-only."""
+
+from django.contrib import admin
+from rest_framework_api_key.admin import APIKeyModelAdmin
+
+from audit.models import (
+    Agency,
+    Certification,
+    Integration,
+    Operator,
+    QueryLogEntry,
+    QueryOutcome,
+    SignedTreeHead,
+    Technology,
+)
+
+
+@admin.register(Technology)
+class TechnologyAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "status", "requires_case_number", "requires_supervisor_approval"]
+    readonly_fields = ["slug"]
+
+
+@admin.register(Agency)
+class AgencyAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "is_home"]
+    search_fields = ["code", "name"]
+
+
+class CertificationInline(admin.TabularInline):
+    model = Certification
+    extra = 0
+
+
+@admin.register(Operator)
+class OperatorAdmin(admin.ModelAdmin):
+    list_display = ["badge_number", "name", "unit", "agency", "is_supervisor", "active"]
+    list_filter = ["agency", "unit", "is_supervisor", "active"]
+    search_fields = ["badge_number", "name"]
+    inlines = [CertificationInline]
+
+
+@admin.register(Integration)
+class IntegrationAdmin(APIKeyModelAdmin):
+    list_display = [*APIKeyModelAdmin.list_display, "agency"]
+    list_filter = [*APIKeyModelAdmin.list_filter, "agency"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The log is append-only: the admin may look, never add, change or delete."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(QueryLogEntry)
+class QueryLogEntryAdmin(ReadOnlyAdmin):
+    list_display = ["sequence", "occurred_at", "technology", "query_type", "operator_badge"]
+    list_filter = ["technology", "scope"]
+    show_full_result_count = False
+
+
+@admin.register(QueryOutcome)
+class QueryOutcomeAdmin(ReadOnlyAdmin):
+    list_display = ["entry", "outcome", "recorded_at"]
+
+
+@admin.register(SignedTreeHead)
+class SignedTreeHeadAdmin(ReadOnlyAdmin):
+    list_display = ["tree_size", "root_hash", "timestamp"]

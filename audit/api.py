@@ -1,0 +1,218 @@
+"""The audit app's HTTP API: ingest for integrations and the public, verifiable log."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from audit import selectors, services, signing
+from audit.authentication import IntegrationKeyAuthentication, IsIntegration
+from audit.models import QueryLogEntry
+from audit.parsing import IngestRejected, parse_queries
+from audit.serializers import (
+    ErrorSerializer,
+    OutcomeInSerializer,
+    OutcomeOutSerializer,
+    QueryInSerializer,
+    RecordedBatchSerializer,
+    RecordedQuerySerializer,
+)
+
+REFUSED = "The request was refused: nothing was recorded."
+
+
+def exception_handler(exc, context):
+    """DRF's handler, with refused ingest requests and conflicts in one documented shape."""
+    if isinstance(exc, IngestRejected):
+        return Response({"detail": exc.detail, "errors": exc.errors}, status=400)
+    if isinstance(exc, services.IdempotencyConflict):
+        errors = {"client_ref": [f"'{ref}' was already recorded with different content." for ref in exc.client_refs]}
+        return Response({"detail": str(exc), "errors": errors}, status=409)
+    if isinstance(exc, exceptions.ParseError):
+        return Response({"detail": f"Malformed JSON: {exc.detail}. {REFUSED}"}, status=400)
+    return drf_exception_handler(exc, context)
+
+
+class QueryIngestView(APIView):
+    """POST: record one query or an array of 1..1000, atomically."""
+
+    authentication_classes = [IntegrationKeyAuthentication]
+    permission_classes = [IsIntegration]
+
+    @extend_schema(
+        operation_id="record_queries",
+        request=QueryInSerializer,
+        responses={
+            201: RecordedQuerySerializer,
+            200: OpenApiResponse(RecordedQuerySerializer, description="Idempotent replay."),
+            400: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        description="Send one query object, or a JSON array of 1 to 1000 of them; an array "
+        "answers `{\"results\": [...]}` in order. Nothing is written unless all are accepted.",
+    )
+    def post(self, request):
+        integration = request.auth
+        queries, was_array = parse_queries(
+            request.data,
+            technologies=services.technology_query_types(),
+            default_agency=integration.agency.code,
+        )
+        results = services.record_queries(integration=integration, queries=queries)
+        code = status.HTTP_201_CREATED if any(r.created for r in results) else status.HTTP_200_OK
+        if was_array:
+            return Response({"results": [r.as_response() for r in results]}, status=code)
+        return Response(results[0].as_response(), status=code)
+
+
+class OutcomeView(APIView):
+    """POST: record what came of a query made by this integration's agency."""
+
+    authentication_classes = [IntegrationKeyAuthentication]
+    permission_classes = [IsIntegration]
+
+    @extend_schema(
+        operation_id="record_outcome",
+        request=OutcomeInSerializer,
+        responses={201: OutcomeOutSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def post(self, request, sequence: int):
+        entry = get_object_or_404(
+            QueryLogEntry, sequence=sequence, integration__agency=request.auth.agency
+        )
+        serializer = OutcomeInSerializer(data=request.data)
+        if not serializer.is_valid():
+            return Response({"detail": REFUSED, "errors": serializer.errors}, status=400)
+        outcome = services.record_outcome(
+            integration=request.auth, entry=entry, **serializer.validated_data
+        )
+        return Response(OutcomeOutSerializer(outcome).data, status=status.HTTP_201_CREATED)
+
+
+# --- The public, verifiable log (anonymous, read-only) ----------------------------------------
+
+
+class PublicLogView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code == 200:
+            response.setdefault("Cache-Control", "public, max-age=30")
+        return response
+
+
+def _int_param(request, name: str, *, required: bool = True, minimum: int = 0) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise exceptions.ValidationError({name: ["This parameter is required."]})
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise exceptions.ValidationError({name: [f"'{raw[:30]}' is not a whole number."]}) from None
+    if value < minimum:
+        raise exceptions.ValidationError({name: [f"Must be at least {minimum}."]})
+    return value
+
+
+def _published_size() -> int:
+    head = selectors.latest_tree_head()
+    return head.tree_size if head else 0
+
+
+class PublicKeyView(PublicLogView):
+    @extend_schema(operation_id="log_public_key", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        return Response(signing.public_key_document())
+
+
+class TreeHeadView(PublicLogView):
+    @extend_schema(
+        operation_id="log_tree_head",
+        parameters=[OpenApiParameter("tree_size", int, required=False)],
+        responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer},
+    )
+    def get(self, request):
+        size = _int_param(request, "tree_size", required=False)
+        head = selectors.latest_tree_head() if size is None else selectors.tree_head_of_size(size)
+        if head is None:
+            raise exceptions.NotFound(
+                "No tree head has been published yet."
+                if size is None
+                else f"No tree head of size {size} was published."
+            )
+        return Response(selectors.tree_head_document(head))
+
+
+class EntriesView(PublicLogView):
+    @extend_schema(
+        operation_id="log_entries",
+        parameters=[OpenApiParameter("start", int), OpenApiParameter("end", int)],
+        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer},
+    )
+    def get(self, request):
+        start = _int_param(request, "start")
+        end = _int_param(request, "end")
+        limit = selectors.MAX_ENTRIES_PER_PAGE
+        if end <= start:
+            raise exceptions.ValidationError({"end": ["Must be greater than start."]})
+        if end - start > limit:
+            raise exceptions.ValidationError({"end": [f"At most {limit} entries per call."]})
+        return Response({"entries": selectors.public_entries(start, end)})
+
+
+class InclusionProofView(PublicLogView):
+    @extend_schema(
+        operation_id="log_inclusion_proof",
+        parameters=[OpenApiParameter("leaf_index", int), OpenApiParameter("tree_size", int)],
+        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer},
+    )
+    def get(self, request):
+        index = _int_param(request, "leaf_index")
+        size = _int_param(request, "tree_size", minimum=1)
+        published = _published_size()
+        if size > published:
+            raise exceptions.ValidationError(
+                {"tree_size": [f"Larger than the latest published tree head ({published})."]}
+            )
+        if index >= size:
+            raise exceptions.ValidationError({"leaf_index": ["Must be less than tree_size."]})
+        return Response(
+            {
+                "leaf_index": index,
+                "tree_size": size,
+                "audit_path": selectors.inclusion_proof(index, size),
+            }
+        )
+
+
+class ConsistencyProofView(PublicLogView):
+    @extend_schema(
+        operation_id="log_consistency_proof",
+        parameters=[OpenApiParameter("first", int), OpenApiParameter("second", int)],
+        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer},
+    )
+    def get(self, request):
+        first = _int_param(request, "first", minimum=1)
+        second = _int_param(request, "second", minimum=1)
+        published = _published_size()
+        if second > published:
+            raise exceptions.ValidationError(
+                {"second": [f"Larger than the latest published tree head ({published})."]}
+            )
+        if first > second:
+            raise exceptions.ValidationError({"first": ["Must not be greater than second."]})
+        return Response(
+            {
+                "first": first,
+                "second": second,
+                "consistency": selectors.consistency_proof(first, second),
+            }
+        )

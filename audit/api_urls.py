@@ -1,0 +1,17 @@
+"""URLs of the audit API under /api/v1/."""
+
+from django.urls import path
+
+from audit import api
+
+app_name = "audit-api"
+
+urlpatterns = [
+    path("queries/", api.QueryIngestView.as_view(), name="queries"),
+    path("queries/<int:sequence>/outcomes/", api.OutcomeView.as_view(), name="outcomes"),
+    path("log/public-key", api.PublicKeyView.as_view(), name="public-key"),
+    path("log/tree-head", api.TreeHeadView.as_view(), name="tree-head"),
+    path("log/entries", api.EntriesView.as_view(), name="entries"),
+    path("log/proof/inclusion", api.InclusionProofView.as_view(), name="inclusion-proof"),
+    path("log/proof/consistency", api.ConsistencyProofView.as_view(), name="consistency-proof"),
+]

@@ -1,0 +1,308 @@
+"""Every write to the query log: recording queries and outcomes, keys, and tree heads."""
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from audit import signing
+from audit.leaves import iso_utc, leaf_hash_hex, private_commitment, private_fields, public_leaf
+from audit.merkle import TreeBuilder
+from audit.models import (
+    Agency,
+    Integration,
+    LogState,
+    MerkleNode,
+    Operator,
+    QueryLogEntry,
+    QueryOutcome,
+    SignedTreeHead,
+    Technology,
+)
+from audit.nibrs import offense_category
+from audit.parsing import QueryInput
+
+
+class IdempotencyConflict(Exception):
+    """A client_ref was already recorded by this integration with different content."""
+
+    def __init__(self, client_refs: list[str]):
+        super().__init__(
+            "client_ref already recorded with different content: " + ", ".join(client_refs)
+        )
+        self.client_refs = client_refs
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedQuery:
+    """What the log promises about one recorded query."""
+
+    sequence: int
+    leaf_hash: str
+    recorded_at: datetime
+    flags: tuple[str, ...]
+    created: bool
+
+    def as_response(self) -> dict:
+        return {
+            "sequence": self.sequence,
+            "leaf_hash": self.leaf_hash,
+            "recorded_at": iso_utc(self.recorded_at),
+            "flags": list(self.flags),
+        }
+
+
+def technology_query_types() -> dict[str, frozenset[str]]:
+    """Each technology slug with its allowed query types (what the parser needs)."""
+    return {
+        slug: frozenset(types)
+        for slug, types in Technology.objects.values_list("slug", "query_types")
+    }
+
+
+def _content_of_input(query: QueryInput) -> tuple:
+    return (
+        query.technology,
+        query.query_type,
+        query.occurred_at,
+        query.operator,
+        query.target_fingerprint,
+        query.offense_code,
+        query.justification,
+        query.case_number,
+        query.supervisor,
+        query.requesting_agency,
+        query.on_behalf_of,
+        query.scope,
+        query.result_count,
+    )
+
+
+def _content_of_entry(entry: QueryLogEntry) -> tuple:
+    return (
+        entry.technology_id,
+        entry.query_type,
+        entry.occurred_at,
+        entry.operator_badge,
+        entry.target_fingerprint,
+        entry.offense_code,
+        entry.justification,
+        entry.case_number,
+        entry.supervisor_badge,
+        entry.requesting_agency_code,
+        entry.on_behalf_of,
+        entry.scope,
+        entry.result_count,
+    )
+
+
+def _lock_log() -> LogState:
+    """Take the log's append lock for the rest of the transaction and return its state.
+
+    On PostgreSQL this is a row lock on the single state row; on SQLite the IMMEDIATE
+    transaction already holds the database's write lock.
+    """
+    return LogState.objects.select_for_update().get(id=1)
+
+
+_ENTRY_FIELDS = [f for f in QueryLogEntry._meta.concrete_fields]
+_NODE_FIELDS = [f for f in MerkleNode._meta.concrete_fields if not f.primary_key]
+
+
+def _insert_sql(model, fields) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+
+
+@transaction.atomic
+def record_queries(*, integration: Integration, queries: list[QueryInput]) -> list[RecordedQuery]:
+    """Append the queries to the log atomically, in order, and return what was recorded.
+
+    A query whose client_ref this integration already recorded with the same content is not
+    written again: its original result comes back with created=False. Different content under
+    a recorded client_ref raises IdempotencyConflict and nothing is written.
+    """
+    state = _lock_log()
+
+    refs = [q.client_ref for q in queries if q.client_ref is not None]
+    existing: dict[str, QueryLogEntry] = {}
+    if refs:
+        for entry in QueryLogEntry.objects.filter(integration=integration, client_ref__in=refs):
+            existing[entry.client_ref] = entry
+    conflicts = [
+        q.client_ref
+        for q in queries
+        if q.client_ref in existing
+        and _content_of_input(q) != _content_of_entry(existing[q.client_ref])
+    ]
+    if conflicts:
+        raise IdempotencyConflict(conflicts)
+
+    fresh = [q for q in queries if q.client_ref is None or q.client_ref not in existing]
+    agencies = dict(Agency.objects.values_list("code", "id"))
+    badges = {q.operator for q in fresh} | {q.supervisor for q in fresh if q.supervisor}
+    operators = dict(
+        Operator.objects.filter(badge_number__in=badges).values_list("badge_number", "id")
+    )
+
+    tree = TreeBuilder.from_frontier((level, bytes.fromhex(h)) for level, h in state.frontier)
+    if tree.size != state.size:
+        raise RuntimeError("Log state is inconsistent: frontier does not match size.")
+    recorded_at = timezone.now()
+    local_tz = timezone.get_default_timezone()
+    adapt_dt = connection.ops.adapt_datetimefield_value
+    adapt_date = connection.ops.adapt_datefield_value
+    recorded_at_db = adapt_dt(recorded_at)
+
+    entry_rows: list[tuple] = []
+    node_rows: list[tuple] = []
+    new_results: dict[int, RecordedQuery] = {}
+    sequence = state.size
+    for position, q in enumerate(queries):
+        if q.client_ref is not None and q.client_ref in existing:
+            continue
+        salt = os.urandom(16)
+        local_date = q.occurred_at.astimezone(local_tz).date()
+        category = offense_category(q.offense_code)
+        commitment = private_commitment(
+            salt,
+            private_fields(
+                recorded_at=recorded_at,
+                occurred_at=q.occurred_at,
+                integration_id=integration.pk,
+                operator_badge=q.operator,
+                supervisor_badge=q.supervisor,
+                on_behalf_of=q.on_behalf_of,
+                target_fingerprint=q.target_fingerprint,
+                offense_code=q.offense_code,
+                justification=q.justification,
+                case_number=q.case_number,
+                result_count=q.result_count,
+                client_ref=q.client_ref,
+            ),
+        )
+        leaf = public_leaf(
+            sequence=sequence,
+            local_date=local_date,
+            technology=q.technology,
+            query_type=q.query_type,
+            agency=q.requesting_agency,
+            on_behalf_of_present=bool(q.on_behalf_of),
+            offense_category=category,
+            case_number_present=bool(q.case_number),
+            supervisor_present=bool(q.supervisor),
+            scope=q.scope,
+            commitment=commitment,
+        )
+        digest = leaf_hash_hex(leaf)
+        for level, index, node in tree.append(bytes.fromhex(digest)):
+            if level > 0:
+                node_rows.append((level, index, node.hex()))
+        row = {
+            "sequence": sequence,
+            "recorded_at": recorded_at_db,
+            "occurred_at": adapt_dt(q.occurred_at),
+            "local_date": adapt_date(local_date),
+            "technology": q.technology,
+            "query_type": q.query_type,
+            "integration": integration.pk,
+            "requesting_agency_code": q.requesting_agency,
+            "requesting_agency": agencies.get(q.requesting_agency),
+            "on_behalf_of": q.on_behalf_of,
+            "operator_badge": q.operator,
+            "operator": operators.get(q.operator),
+            "supervisor_badge": q.supervisor,
+            "supervisor": operators.get(q.supervisor) if q.supervisor else None,
+            "target_fingerprint": q.target_fingerprint,
+            "offense_code": q.offense_code,
+            "offense_category": category,
+            "justification": q.justification,
+            "case_number": q.case_number,
+            "scope": q.scope,
+            "result_count": q.result_count,
+            "client_ref": q.client_ref,
+            "salt": salt.hex(),
+            "leaf_hash": digest,
+        }
+        entry_rows.append(tuple(row[f.name] for f in _ENTRY_FIELDS))
+        new_results[position] = RecordedQuery(sequence, digest, recorded_at, (), True)
+        sequence += 1
+
+    if entry_rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(_insert_sql(QueryLogEntry, _ENTRY_FIELDS), entry_rows)
+            if node_rows:
+                cursor.executemany(_insert_sql(MerkleNode, _NODE_FIELDS), node_rows)
+        LogState.objects.filter(id=1).update(
+            size=sequence, frontier=[[level, h.hex()] for level, h in tree.frontier()]
+        )
+        transaction.on_commit(publish_tree_head_if_due)
+
+    results = []
+    for position, q in enumerate(queries):
+        if position in new_results:
+            results.append(new_results[position])
+        else:
+            entry = existing[q.client_ref]
+            results.append(
+                RecordedQuery(entry.sequence, entry.leaf_hash, entry.recorded_at, (), False)
+            )
+    return results
+
+
+@transaction.atomic
+def record_outcome(
+    *, integration: Integration | None, entry: QueryLogEntry, outcome: str, note: str = ""
+) -> QueryOutcome:
+    """Append an outcome (lead, arrest, ...) to a recorded query."""
+    return QueryOutcome.objects.create(
+        entry=entry,
+        outcome=outcome,
+        note=note,
+        recorded_at=timezone.now(),
+        integration=integration,
+    )
+
+
+def create_integration(*, agency: Agency, name: str, expires_at=None) -> tuple[Integration, str]:
+    """Create a machine client and return it with its key, which is shown this once only."""
+    integration, key = Integration.objects.create_key(
+        agency=agency, name=name, expiry_date=expires_at
+    )
+    return integration, key
+
+
+def publish_tree_head(*, force: bool = False) -> SignedTreeHead | None:
+    """Sign and store the head of the log as it is now, if it grew since the last head.
+
+    Returns the new head, or None when the log has not grown (or another writer published the
+    same size first). `force` publishes even an empty log's first head.
+    """
+    with transaction.atomic():
+        state = LogState.objects.get(id=1)
+        last = SignedTreeHead.objects.order_by("-tree_size").first()
+        if last is not None and last.tree_size >= state.size:
+            return None
+        if last is None and state.size == 0 and not force:
+            return None
+        tree = TreeBuilder.from_frontier((level, bytes.fromhex(h)) for level, h in state.frontier)
+        head = signing.sign_tree_head(tree_size=state.size, root_hash=tree.root().hex())
+        try:
+            with transaction.atomic():
+                return SignedTreeHead.objects.create(**head, published_at=timezone.now())
+        except IntegrityError:
+            return None
+
+
+def publish_tree_head_if_due() -> SignedTreeHead | None:
+    """Publish a head when the log has grown and the last head is older than the interval."""
+    last = SignedTreeHead.objects.order_by("-tree_size").only("published_at", "tree_size").first()
+    interval = timedelta(seconds=settings.SIGHTLINE_TREE_HEAD_INTERVAL)
+    if last is not None and timezone.now() - last.published_at < interval:
+        return None
+    return publish_tree_head()

@@ -1,0 +1,43 @@
+"""The portal's roles (auth groups) and the checks every view and endpoint uses."""
+
+from collections.abc import Iterable
+
+from django.contrib.auth.mixins import AccessMixin
+from django.core.exceptions import PermissionDenied
+
+COUNCIL = "council"
+AUDITOR = "auditor"
+ADMINISTRATOR = "administrator"
+ROLES = (COUNCIL, AUDITOR, ADMINISTRATOR)
+
+
+def roles_of(user) -> set[str]:
+    """The role names a user holds; a superuser holds every role."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    if user.is_superuser:
+        return set(ROLES)
+    cached = getattr(user, "_sightline_roles", None)
+    if cached is None:
+        cached = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        user._sightline_roles = cached
+    return cached
+
+
+def has_any_role(user, roles: Iterable[str]) -> bool:
+    held = roles_of(user)
+    # Administrators may see everything staff can see.
+    return bool(held & (set(roles) | {ADMINISTRATOR}))
+
+
+class RoleRequiredMixin(AccessMixin):
+    """Anonymous users are sent to log in; signed-in users without a role get 403."""
+
+    allowed_roles: tuple[str, ...] = ()
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if not has_any_role(request.user, self.allowed_roles):
+            raise PermissionDenied("Your role does not give access to this page.")
+        return super().dispatch(request, *args, **kwargs)
