@@ -17,7 +17,13 @@ from audit.models import (
 
 @admin.register(Technology)
 class TechnologyAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "status", "requires_case_number", "requires_supervisor_approval"]
+    list_display = [
+        "name",
+        "slug",
+        "status",
+        "requires_case_number",
+        "requires_supervisor_approval",
+    ]
     readonly_fields = ["slug"]
 
 

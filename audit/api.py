@@ -18,7 +18,6 @@ from audit.serializers import (
     OutcomeInSerializer,
     OutcomeOutSerializer,
     QueryInSerializer,
-    RecordedBatchSerializer,
     RecordedQuerySerializer,
 )
 
@@ -30,7 +29,11 @@ def exception_handler(exc, context):
     if isinstance(exc, IngestRejected):
         return Response({"detail": exc.detail, "errors": exc.errors}, status=400)
     if isinstance(exc, services.IdempotencyConflict):
-        errors = {"client_ref": [f"'{ref}' was already recorded with different content." for ref in exc.client_refs]}
+        errors = {
+            "client_ref": [
+                f"'{ref}' was already recorded with different content." for ref in exc.client_refs
+            ]
+        }
         return Response({"detail": str(exc), "errors": errors}, status=409)
     if isinstance(exc, exceptions.ParseError):
         return Response({"detail": f"Malformed JSON: {exc.detail}. {REFUSED}"}, status=400)
@@ -53,7 +56,7 @@ class QueryIngestView(APIView):
             409: ErrorSerializer,
         },
         description="Send one query object, or a JSON array of 1 to 1000 of them; an array "
-        "answers `{\"results\": [...]}` in order. Nothing is written unless all are accepted.",
+        'answers `{"results": [...]}` in order. Nothing is written unless all are accepted.',
     )
     def post(self, request):
         integration = request.auth

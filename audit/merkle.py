@@ -362,9 +362,7 @@ def needed_subtrees_for_consistency(first: int, second: int) -> list[tuple[int, 
     return ranges
 
 
-def consistency_proof(
-    first: int, second: int, subtree_hash: SubtreeHash
-) -> list[bytes]:
+def consistency_proof(first: int, second: int, subtree_hash: SubtreeHash) -> list[bytes]:
     """Return the RFC 6962 consistency proof PROOF(first, D[second]).
 
     ``subtree_hash(start, end)`` must return MTH(D[start:end]). The proof is
@@ -373,9 +371,7 @@ def consistency_proof(
     tree, RFC 6962 leaves that case undefined). Raises ValueError unless
     0 <= first <= second.
     """
-    return [
-        subtree_hash(s, e) for s, e in needed_subtrees_for_consistency(first, second)
-    ]
+    return [subtree_hash(s, e) for s, e in needed_subtrees_for_consistency(first, second)]
 
 
 # --------------------------------------------------------------------------
@@ -393,8 +389,6 @@ def _is_digest(value: object) -> bool:
 
 def _as_digest_list(proof: object) -> list[bytes] | None:
     """Return ``proof`` as a list of 32-byte hashes, or None if malformed."""
-    if isinstance(proof, (bytes, str)):
-        return None
     try:
         items = list(proof)  # type: ignore[call-overload]
     except TypeError:
@@ -414,6 +408,8 @@ def verify_inclusion(
     """Return True iff ``proof`` shows leaf ``index`` with ``leaf_hash`` is in ``root``.
 
     Implements RFC 9162 section 2.1.3.2 (it also accepts RFC 6962 paths).
+    ``root`` must be the trusted root for ``size``: a path only fixes the
+    tree's shape near the leaf, so it can also check out for nearby sizes.
     Never raises: malformed input -- index >= size, size 0, negative or
     non-int numbers, a proof of the wrong length, hashes that are not 32
     bytes -- yields False.
@@ -453,7 +449,9 @@ def verify_consistency(
 ) -> bool:
     """Return True iff ``proof`` shows tree ``second`` is an extension of ``first``.
 
-    Implements RFC 9162 section 2.1.4.2 for 0 < first < second. Edge cases:
+    Implements RFC 9162 section 2.1.4.2 for 0 < first < second. As with
+    inclusion, the roots must be the trusted roots for the stated sizes.
+    Edge cases:
     ``first == second`` requires an empty proof and equal roots;
     ``first == 0`` requires an empty proof and ``first_root == EMPTY_ROOT``.
     Never raises: malformed input (first > second, negative or non-int

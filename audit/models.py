@@ -188,9 +188,7 @@ class QueryLogEntry(AppendOnlyModel):
     operator_badge = models.CharField(max_length=32)
     operator = models.ForeignKey(Operator, null=True, on_delete=models.PROTECT, related_name="+")
     supervisor_badge = models.CharField(max_length=32, blank=True)
-    supervisor = models.ForeignKey(
-        Operator, null=True, on_delete=models.PROTECT, related_name="+"
-    )
+    supervisor = models.ForeignKey(Operator, null=True, on_delete=models.PROTECT, related_name="+")
     target_fingerprint = models.CharField(max_length=64, blank=True)
     offense_code = models.CharField(max_length=8, blank=True)
     offense_category = models.CharField(max_length=64)

@@ -1,4 +1,4 @@
-"""NIBRS offense codes and their offense groups (FBI NIBRS User Manual), used to classify queries."""
+"""NIBRS offense codes and their offense groups (FBI NIBRS User Manual) to classify queries."""
 
 UNSPECIFIED = "unspecified"
 
@@ -15,7 +15,10 @@ OFFENSE_GROUPS: dict[str, dict[str, str]] = {
     "Burglary/Breaking & Entering": {"220": "Burglary/Breaking & Entering"},
     "Counterfeiting/Forgery": {"250": "Counterfeiting/Forgery"},
     "Destruction/Damage/Vandalism of Property": {"290": "Destruction/Damage/Vandalism"},
-    "Drug/Narcotic Offenses": {"35A": "Drug/Narcotic Violations", "35B": "Drug Equipment Violations"},
+    "Drug/Narcotic Offenses": {
+        "35A": "Drug/Narcotic Violations",
+        "35B": "Drug Equipment Violations",
+    },
     "Embezzlement": {"270": "Embezzlement"},
     "Extortion/Blackmail": {"210": "Extortion/Blackmail"},
     "Fraud Offenses": {

@@ -33,9 +33,7 @@ def tree_head_document(head: SignedTreeHead) -> dict:
 def public_entries(start: int, end: int) -> list[dict]:
     """Public leaves of entries [start, end), recomputed from the stored rows."""
     rows = QueryLogEntry.objects.filter(sequence__gte=start, sequence__lt=end).order_by("sequence")
-    return [
-        {"sequence": e.sequence, "leaf": entry_leaf(e), "leaf_hash": e.leaf_hash} for e in rows
-    ]
+    return [{"sequence": e.sequence, "leaf": entry_leaf(e), "leaf_hash": e.leaf_hash} for e in rows]
 
 
 def perfect_subtree_hashes(positions: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:

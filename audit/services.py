@@ -116,7 +116,8 @@ def _insert_sql(model, fields) -> str:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+    # Names come from the model's own metadata, never from input.
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
 
 
 @transaction.atomic
@@ -255,18 +256,39 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
     return results
 
 
+@dataclass(frozen=True, slots=True)
+class OutcomeInput:
+    """An outcome to append to the recorded query with this sequence."""
+
+    sequence: int
+    outcome: str
+    integration: Integration | None
+    note: str = ""
+
+
 @transaction.atomic
+def record_outcomes(*, outcomes: list[OutcomeInput]) -> list[QueryOutcome]:
+    """Append outcomes (lead, arrest, ...) to recorded queries, all or none."""
+    now = timezone.now()
+    return QueryOutcome.objects.bulk_create(
+        [
+            QueryOutcome(
+                entry_id=o.sequence,
+                outcome=o.outcome,
+                note=o.note,
+                recorded_at=now,
+                integration=o.integration,
+            )
+            for o in outcomes
+        ]
+    )
+
+
 def record_outcome(
     *, integration: Integration | None, entry: QueryLogEntry, outcome: str, note: str = ""
 ) -> QueryOutcome:
-    """Append an outcome (lead, arrest, ...) to a recorded query."""
-    return QueryOutcome.objects.create(
-        entry=entry,
-        outcome=outcome,
-        note=note,
-        recorded_at=timezone.now(),
-        integration=integration,
-    )
+    """Append one outcome to a recorded query."""
+    return record_outcomes(outcomes=[OutcomeInput(entry.sequence, outcome, integration, note)])[0]
 
 
 def create_integration(*, agency: Agency, name: str, expires_at=None) -> tuple[Integration, str]:

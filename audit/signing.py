@@ -50,8 +50,10 @@ def private_key() -> Ed25519PrivateKey:
 
 
 def public_key_raw() -> bytes:
-    return private_key().public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    return (
+        private_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     )
 
 
@@ -92,7 +94,9 @@ def verify_tree_head(head: dict, public_key: bytes) -> bool:
         Ed25519PublicKey.from_public_bytes(public_key).verify(
             base64.b64decode(head["signature"], validate=True),
             tree_head_message(
-                tree_size=head["tree_size"], root_hash=head["root_hash"], timestamp=head["timestamp"]
+                tree_size=head["tree_size"],
+                root_hash=head["root_hash"],
+                timestamp=head["timestamp"],
             ),
         )
     except (InvalidSignature, ValueError, KeyError, TypeError):

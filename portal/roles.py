@@ -41,3 +41,26 @@ class RoleRequiredMixin(AccessMixin):
         if not has_any_role(request.user, self.allowed_roles):
             raise PermissionDenied("Your role does not give access to this page.")
         return super().dispatch(request, *args, **kwargs)
+
+
+def ensure_demo_users(password: str) -> list[str]:
+    """The demo users `council`, `auditor` and `admin` (superuser), each in their group."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    User = get_user_model()
+    created = []
+    for username, group, superuser in (
+        ("council", COUNCIL, False),
+        ("auditor", AUDITOR, False),
+        ("admin", ADMINISTRATOR, True),
+    ):
+        user, was_created = User.objects.get_or_create(username=username)
+        user.is_staff = superuser
+        user.is_superuser = superuser
+        user.set_password(password)
+        user.save()
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
+        if was_created:
+            created.append(username)
+    return created

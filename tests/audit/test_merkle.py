@@ -109,9 +109,7 @@ def _perfect_table(hashes: list[bytes]) -> dict[tuple[int, int], bytes]:
     while (1 << level) <= len(hashes):
         width = 1 << level
         for index in range(len(hashes) // width):
-            table[(level, index)] = _ref_mth(
-                hashes[index * width : (index + 1) * width]
-            )
+            table[(level, index)] = _ref_mth(hashes[index * width : (index + 1) * width])
         level += 1
     return table
 
@@ -140,9 +138,7 @@ ROOTS_64 = {n: _ref_mth(LEAVES_64[:n]) for n in range(MAX_EXHAUSTIVE + 1)}
 
 
 def test_empty_root_is_sha256_of_empty_string():
-    assert EMPTY_ROOT.hex() == (
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    )
+    assert EMPTY_ROOT.hex() == ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     assert EMPTY_ROOT.hex() == _vectors()["roots_hex"]["0"]
 
 
@@ -209,9 +205,7 @@ def test_node_hash_table_matches_perfect_subtrees():
             width = 1 << level
             start = index * width
             assert source(start, start + width).hex() == expected
-            assert (
-                root_from_leaf_hashes(hashes[start : start + width]).hex() == expected
-            )
+            assert root_from_leaf_hashes(hashes[start : start + width]).hex() == expected
             checked += 1
     assert checked == 15
 
@@ -252,15 +246,11 @@ def test_tree_builder_frontier_is_perfect_decomposition():
     for size in range(1, 101):
         builder.append(hashes[size - 1])
         frontier = builder.frontier()
-        expected_levels = [
-            b for b in reversed(range(size.bit_length())) if size >> b & 1
-        ]
+        expected_levels = [b for b in reversed(range(size.bit_length())) if size >> b & 1]
         assert [level for level, _ in frontier] == expected_levels
         decomposition = perfect_subtrees(0, size)
         assert [level for level, _ in decomposition] == expected_levels
-        for (level, digest), (dlevel, dindex) in zip(
-            frontier, decomposition, strict=True
-        ):
+        for (level, digest), (dlevel, dindex) in zip(frontier, decomposition, strict=True):
             assert level == dlevel
             start = dindex << level
             assert digest == _ref_mth(hashes[start : start + (1 << level)])
@@ -351,9 +341,7 @@ def test_subtree_hash_from_agrees_with_direct_computation_for_all_ranges():
             assert got == _ref_mth(LEAVES_64[start:end]), (start, end)
             assert calls == perfect_subtrees(start, end), (start, end)
             covered = [
-                i
-                for level, index in calls
-                for i in range(index << level, (index + 1) << level)
+                i for level, index in calls for i in range(index << level, (index + 1) << level)
             ]
             assert covered == list(range(start, end))
 
@@ -613,6 +601,16 @@ def test_consistency_proofs_exhaustive_up_to_64():
                     assert not verify_consistency(
                         other_first, second, ROOTS_64[other_first], root2, proof
                     ), (other_first, first, second)
+            # Nor for a second size whose proof has another length, even given the
+            # real second root. (Sizes with the same proof shape near the old tree
+            # can legitimately verify: the proof does not bind the exact size.)
+            for other_second in range(first, MAX_EXHAUSTIVE + 1):
+                if len(needed_subtrees_for_consistency(first, other_second)) != len(proof):
+                    assert not verify_consistency(first, other_second, root1, root2, proof), (
+                        first,
+                        second,
+                        other_second,
+                    )
             # A tree that is not an extension must not verify.
             forked = [*LEAVES_64[: first - 1], _flip(LEAVES_64[first - 1])]
             forked_root = root_from_leaf_hashes(forked)
@@ -699,9 +697,7 @@ def test_verify_consistency_malformed_input_returns_false():
 
 def test_canonical_json_exact_bytes():
     obj = {"b": [1, 2.5, None, True], "a": {"z": "x", "é": "Ω"}, "c": ""}
-    assert canonical_json(obj) == (
-        '{"a":{"z":"x","é":"Ω"},"b":[1,2.5,null,true],"c":""}'.encode()
-    )
+    assert canonical_json(obj) == ('{"a":{"z":"x","é":"Ω"},"b":[1,2.5,null,true],"c":""}'.encode())
     assert canonical_json(obj) == canonical_json(dict(reversed(list(obj.items()))))
     assert canonical_json("Ω") == b'"\xce\xa9"'
     assert canonical_json({"k": '\n"\\'}) == b'{"k":"\\n\\"\\\\"}'

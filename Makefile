@@ -1,0 +1,76 @@
+# Sightline: `make run` serves the demo, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8000
+DATA   := var
+DEMO_PASSWORD_FILE := $(DATA)/demo-password
+
+.PHONY: run test test-fast test-browser lint format browser-deps bench clean-db help
+
+help:
+	@echo "make run    - install, migrate, load demo data, serve on http://127.0.0.1:$(PORT)/"
+	@echo "make test   - run the whole test suite (SQLite, or PostgreSQL when DATABASE_URL is set)"
+	@echo "make lint   - ruff check and format check"
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(DEMO_PASSWORD_FILE):
+	@mkdir -p $(DATA)
+	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(12))" > $@
+	@chmod 600 $@
+
+run: $(VENV)/.installed $(DEMO_PASSWORD_FILE)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --if-empty --demo-password "$$(cat $(DEMO_PASSWORD_FILE))"
+	@echo ""
+	@echo "Sightline is starting on http://127.0.0.1:$(PORT)/"
+	@echo "  Public transparency page  http://127.0.0.1:$(PORT)/"
+	@echo "  Verify the log            http://127.0.0.1:$(PORT)/log/"
+	@echo "  Council reports           http://127.0.0.1:$(PORT)/reports/"
+	@echo "  Auditor workspace         http://127.0.0.1:$(PORT)/audit/"
+	@echo "  Administration            http://127.0.0.1:$(PORT)/admin/"
+	@echo "  API docs                  http://127.0.0.1:$(PORT)/api/docs/"
+	@echo "Demo logins (password for all three: $$(cat $(DEMO_PASSWORD_FILE))):"
+	@echo "  council   - council member    auditor - auditor    admin - administrator"
+	@echo "Press Ctrl-C to stop."
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Debian's chromium for the browser tests (Playwright's own browser download cannot work here).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests..."; \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+# pytest exits 5 when it collected no tests; make treats that (like any failure) as an error.
+test: $(VENV)/.dev-installed browser-deps
+	$(PY) -m pytest -q
+
+test-fast: $(VENV)/.dev-installed
+	$(PY) -m pytest -q -m "not browser"
+
+test-browser: $(VENV)/.dev-installed browser-deps
+	$(PY) -m pytest -q -m browser
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(VENV)/.dev-installed
+	$(PY) bench/ingest.py
+	$(PY) bench/verify.py
+
+clean-db:
+	rm -f $(DATA)/db.sqlite3 $(DATA)/db.sqlite3-wal $(DATA)/db.sqlite3-shm

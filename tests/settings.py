@@ -1,0 +1,19 @@
+"""Test settings: the real settings, with plain-HTTP test requests and fast password hashing."""
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("SIGHTLINE_TARGET_KEY", "test-target-key-not-secret")
+_keys = Path(tempfile.mkdtemp(prefix="sightline-test-keys-"))
+os.environ.setdefault("SIGHTLINE_SIGNING_KEY_FILE", str(_keys / "signing_key.pem"))
+
+from portal.settings import *  # noqa: E402,F403
+
+# The test client speaks plain HTTP; tests that check HTTPS behaviour send secure requests.
+SECURE_SSL_REDIRECT = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
