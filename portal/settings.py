@@ -47,6 +47,8 @@ SECRET_KEY = os.environ.get("SECRET_KEY") or secret_from_file(SIGHTLINE_DATA_DIR
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
 INSTALLED_APPS = [
+    # First, so the site shell's templates override third-party ones (login, API docs).
+    "portal",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -61,7 +63,6 @@ INSTALLED_APPS = [
     "auditlog",
     "axes",
     "csp",
-    "portal",
     "audit",
     "reports",
 ]

@@ -2,7 +2,8 @@
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import connection
+from django.core.management.commands import flush
+from django.db import DEFAULT_DB_ALIAS, connections
 from rest_framework.test import APIClient
 
 from audit.db import create_append_only_triggers, drop_append_only_triggers
@@ -40,21 +41,31 @@ def anon_client():
     return APIClient()
 
 
-@pytest.fixture
-def _restore_reference_data():
-    """After a transactional test's flush, put back triggers and migration-made rows."""
-    yield
-    create_append_only_triggers(connection)
-    install_reference_data(Technology, LogState)
-    for name in ROLES:
-        Group.objects.get_or_create(name=name)
+@pytest.fixture(scope="session", autouse=True)
+def _flushable_append_only_tables():
+    """Let Django's flush (after each transactional test) empty the append-only tables.
 
-
-@pytest.fixture
-def log_db(_restore_reference_data, transactional_db):
-    """A committed (transactional) database whose append-only tables can be flushed after.
-
-    Dropping the triggers before Django's flush is deliberate DDL, the only way past them.
+    Dropping the triggers is deliberate DDL, the only way past them; they are put back, with
+    the rows migrations create, as soon as the flush is done.
     """
+    original = flush.Command.handle
+
+    def handle(self, **options):
+        connection = connections[options.get("database") or DEFAULT_DB_ALIAS]
+        drop_append_only_triggers(connection)
+        try:
+            return original(self, **options)
+        finally:
+            create_append_only_triggers(connection)
+            install_reference_data(Technology, LogState)
+            for name in ROLES:
+                Group.objects.get_or_create(name=name)
+
+    flush.Command.handle = handle
     yield
-    drop_append_only_triggers(connection)
+    flush.Command.handle = original
+
+
+@pytest.fixture
+def log_db(transactional_db):
+    """A committed (transactional) database, for threads, subprocesses and live servers."""
