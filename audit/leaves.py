@@ -1,16 +1,21 @@
 """What each log entry publishes: its public leaf, the commitment to its private fields, its hash.
 
-These functions are the single definition used when an entry is recorded and when verify_log
-recomputes it from the stored row, so the two can never disagree.
+`leaf_bytes` is the single definition used when an entry is recorded, when the public API serves
+it and when verify_log recomputes it from the stored row, so they can never disagree. It writes
+the canonical JSON (sorted keys, no spaces, UTF-8) of the fixed leaf schema directly, which is
+several times faster than `json.dumps(..., sort_keys=True)`; the tests prove it byte-equal to
+`audit.merkle.canonical_json` of the same objects.
 """
 
 import hashlib
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from audit.merkle import canonical_json, leaf_hash
-
 LEAF_VERSION = 1
+# The C-accelerated string encoder json.dumps(ensure_ascii=False) itself uses.
+_string = json.encoder.encode_basestring
+_sha256 = hashlib.sha256
 
 
 def iso_utc(moment: datetime) -> str:
@@ -18,10 +23,18 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def private_fields(
+def _present(value: str) -> str:
+    return "true" if value else "false"
+
+
+def _nullable_string(value: str | None) -> str:
+    return "null" if value is None else _string(value)
+
+
+def commitment_bytes(
     *,
-    recorded_at: datetime,
-    occurred_at: datetime,
+    recorded_at: str,
+    occurred_at: str,
     integration_id: str,
     operator_badge: str,
     supervisor_badge: str,
@@ -32,91 +45,98 @@ def private_fields(
     case_number: str,
     result_count: int | None,
     client_ref: str | None,
-) -> dict[str, Any]:
-    """Every recorded field that the public leaf does not show, in committed form."""
-    return {
-        "recorded_at": iso_utc(recorded_at),
-        "occurred_at": iso_utc(occurred_at),
-        "integration": integration_id,
-        "operator": operator_badge,
-        "supervisor": supervisor_badge,
-        "on_behalf_of": on_behalf_of,
-        "target_fingerprint": target_fingerprint,
-        "offense_code": offense_code,
-        "justification": justification,
-        "case_number": case_number,
-        "result_count": result_count,
-        "client_ref": client_ref,
-    }
+) -> bytes:
+    """Canonical JSON of every recorded field the public leaf does not show (times as iso_utc)."""
+    return (
+        f'{{"case_number":{_string(case_number)},'
+        f'"client_ref":{_nullable_string(client_ref)},'
+        f'"integration":{_string(integration_id)},'
+        f'"justification":{_string(justification)},'
+        f'"occurred_at":{_string(occurred_at)},'
+        f'"offense_code":{_string(offense_code)},'
+        f'"on_behalf_of":{_string(on_behalf_of)},'
+        f'"operator":{_string(operator_badge)},'
+        f'"recorded_at":{_string(recorded_at)},'
+        f'"result_count":{"null" if result_count is None else int(result_count)},'
+        f'"supervisor":{_string(supervisor_badge)},'
+        f'"target_fingerprint":{_string(target_fingerprint)}}}'
+    ).encode()
 
 
-def private_commitment(salt: bytes, fields: dict[str, Any]) -> str:
-    """SHA-256(salt || canonical JSON of the private fields), hex. The salt stops guessing."""
-    return hashlib.sha256(salt + canonical_json(fields)).hexdigest()
-
-
-def public_leaf(
+def leaf_bytes(
     *,
     sequence: int,
-    local_date: date,
+    local_date: str,
     technology: str,
     query_type: str,
     agency: str,
-    on_behalf_of_present: bool,
+    on_behalf_of: str,
     offense_category: str,
-    case_number_present: bool,
-    supervisor_present: bool,
+    case_number: str,
+    supervisor_badge: str,
     scope: str,
-    commitment: str,
-) -> dict[str, Any]:
-    """The public leaf: only public fields, dates not times, presence flags instead of values."""
-    return {
-        "v": LEAF_VERSION,
-        "sequence": sequence,
-        "date": local_date.isoformat(),
-        "technology": technology,
-        "query_type": query_type,
-        "agency": agency,
-        "on_behalf_of_present": on_behalf_of_present,
-        "offense_category": offense_category,
-        "case_number_present": case_number_present,
-        "supervisor_present": supervisor_present,
-        "scope": scope,
-        "private_commitment": commitment,
-    }
+    salt: bytes,
+    private: bytes,
+) -> bytes:
+    """Canonical JSON of the public leaf; `private` is the entry's commitment_bytes.
+
+    The leaf holds only public fields, the local date (never a time), presence flags instead of
+    values, and private_commitment = SHA-256(salt || private) so nobody can guess sealed values.
+    """
+    commitment = _sha256(salt + private).hexdigest()
+    return (
+        f'{{"agency":{_string(agency)},'
+        f'"case_number_present":{_present(case_number)},'
+        f'"date":"{local_date}",'
+        f'"offense_category":{_string(offense_category)},'
+        f'"on_behalf_of_present":{_present(on_behalf_of)},'
+        f'"private_commitment":"{commitment}",'
+        f'"query_type":{_string(query_type)},'
+        f'"scope":{_string(scope)},'
+        f'"sequence":{int(sequence)},'
+        f'"supervisor_present":{_present(supervisor_badge)},'
+        f'"technology":{_string(technology)},'
+        f'"v":{LEAF_VERSION}}}'
+    ).encode()
 
 
-def leaf_hash_hex(leaf: dict[str, Any]) -> str:
-    """RFC 6962 leaf hash of the canonical JSON of a public leaf, hex."""
-    return leaf_hash(canonical_json(leaf)).hex()
+def leaf_hash_hex(data: bytes) -> str:
+    """RFC 6962 leaf hash SHA-256(0x00 || leaf bytes), hex."""
+    return _sha256(b"\x00" + data).hexdigest()
 
 
-def entry_leaf(entry) -> dict[str, Any]:
-    """Recompute the public leaf of a stored QueryLogEntry from its row."""
-    fields = private_fields(
-        recorded_at=entry.recorded_at,
-        occurred_at=entry.occurred_at,
-        integration_id=entry.integration_id,
-        operator_badge=entry.operator_badge,
-        supervisor_badge=entry.supervisor_badge,
-        on_behalf_of=entry.on_behalf_of,
-        target_fingerprint=entry.target_fingerprint,
-        offense_code=entry.offense_code,
-        justification=entry.justification,
-        case_number=entry.case_number,
-        result_count=entry.result_count,
-        client_ref=entry.client_ref,
-    )
-    return public_leaf(
+def entry_leaf_bytes(entry) -> bytes:
+    """Recompute the leaf bytes of a stored QueryLogEntry (or an object with its attributes)."""
+    local_date = entry.local_date
+    return leaf_bytes(
         sequence=entry.sequence,
-        local_date=entry.local_date,
+        local_date=local_date.isoformat() if isinstance(local_date, date) else local_date,
         technology=entry.technology_id,
         query_type=entry.query_type,
         agency=entry.requesting_agency_code,
-        on_behalf_of_present=bool(entry.on_behalf_of),
+        on_behalf_of=entry.on_behalf_of,
         offense_category=entry.offense_category,
-        case_number_present=bool(entry.case_number),
-        supervisor_present=bool(entry.supervisor_badge),
+        case_number=entry.case_number,
+        supervisor_badge=entry.supervisor_badge,
         scope=entry.scope,
-        commitment=private_commitment(bytes.fromhex(entry.salt), fields),
+        salt=bytes.fromhex(entry.salt),
+        private=commitment_bytes(
+            recorded_at=iso_utc(entry.recorded_at),
+            occurred_at=iso_utc(entry.occurred_at),
+            integration_id=entry.integration_id,
+            operator_badge=entry.operator_badge,
+            supervisor_badge=entry.supervisor_badge,
+            on_behalf_of=entry.on_behalf_of,
+            target_fingerprint=entry.target_fingerprint,
+            offense_code=entry.offense_code,
+            justification=entry.justification,
+            case_number=entry.case_number,
+            result_count=entry.result_count,
+            client_ref=entry.client_ref,
+        ),
     )
+
+
+def entry_leaf(entry) -> dict[str, Any]:
+    """The public leaf of a stored entry as a JSON object (what the public API serves)."""
+    return json.loads(entry_leaf_bytes(entry))

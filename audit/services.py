@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit import signing
-from audit.leaves import iso_utc, leaf_hash_hex, private_commitment, private_fields, public_leaf
+from audit.leaves import commitment_bytes, iso_utc, leaf_bytes, leaf_hash_hex
 from audit.merkle import TreeBuilder
 from audit.models import (
     Agency,
@@ -159,6 +159,7 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
     adapt_dt = connection.ops.adapt_datetimefield_value
     adapt_date = connection.ops.adapt_datefield_value
     recorded_at_db = adapt_dt(recorded_at)
+    recorded_at_iso = iso_utc(recorded_at)
 
     entry_rows: list[tuple] = []
     node_rows: list[tuple] = []
@@ -170,11 +171,21 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
         salt = os.urandom(16)
         local_date = q.occurred_at.astimezone(local_tz).date()
         category = offense_category(q.offense_code)
-        commitment = private_commitment(
-            salt,
-            private_fields(
-                recorded_at=recorded_at,
-                occurred_at=q.occurred_at,
+        data = leaf_bytes(
+            sequence=sequence,
+            local_date=local_date.isoformat(),
+            technology=q.technology,
+            query_type=q.query_type,
+            agency=q.requesting_agency,
+            on_behalf_of=q.on_behalf_of,
+            offense_category=category,
+            case_number=q.case_number,
+            supervisor_badge=q.supervisor,
+            scope=q.scope,
+            salt=salt,
+            private=commitment_bytes(
+                recorded_at=recorded_at_iso,
+                occurred_at=iso_utc(q.occurred_at),
                 integration_id=integration.pk,
                 operator_badge=q.operator,
                 supervisor_badge=q.supervisor,
@@ -187,20 +198,7 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
                 client_ref=q.client_ref,
             ),
         )
-        leaf = public_leaf(
-            sequence=sequence,
-            local_date=local_date,
-            technology=q.technology,
-            query_type=q.query_type,
-            agency=q.requesting_agency,
-            on_behalf_of_present=bool(q.on_behalf_of),
-            offense_category=category,
-            case_number_present=bool(q.case_number),
-            supervisor_present=bool(q.supervisor),
-            scope=q.scope,
-            commitment=commitment,
-        )
-        digest = leaf_hash_hex(leaf)
+        digest = leaf_hash_hex(data)
         for level, index, node in tree.append(bytes.fromhex(digest)):
             if level > 0:
                 node_rows.append((level, index, node.hex()))

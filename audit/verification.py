@@ -2,15 +2,18 @@
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import SimpleNamespace
+from datetime import UTC, date, datetime
+
+from django.db import connection
 
 from audit import signing
-from audit.leaves import entry_leaf, leaf_hash_hex
+from audit.leaves import commitment_bytes, iso_utc, leaf_bytes, leaf_hash_hex
 from audit.merkle import TreeBuilder
 from audit.models import LogState, MerkleNode, QueryLogEntry, SignedTreeHead
 
 CHUNK = 5000
-_FIELDS = [
+# Database columns read per entry, in the order verify_log unpacks them.
+_COLUMNS = (
     "sequence",
     "recorded_at",
     "occurred_at",
@@ -32,7 +35,7 @@ _FIELDS = [
     "client_ref",
     "salt",
     "leaf_hash",
-]
+)
 
 
 class LogVerificationError(Exception):
@@ -46,24 +49,70 @@ class VerifiedLog:
     heads_checked: int
 
 
+def _db_time(value) -> str:
+    """A stored timestamp in committed form, read without the ORM's per-row conversion.
+
+    PostgreSQL returns aware datetimes; SQLite returns Django's naive-UTC text
+    ("YYYY-MM-DD HH:MM:SS[.ffffff]").
+    """
+    if isinstance(value, datetime):
+        return iso_utc(value if value.tzinfo else value.replace(tzinfo=UTC))
+    text = value.replace(" ", "T")
+    return (text if "." in text else text + ".000000") + "+00:00"
+
+
+def _db_date(value) -> str:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _entry_chunks() -> Iterator[list[tuple]]:
+    """All entries in sequence order, CHUNK rows per query (keyset paging: flat memory)."""
+    table = QueryLogEntry._meta.db_table
+    if connection.vendor == "sqlite":
+        # Read dates and times as the stored text: skips a parse and a format per value.
+        text = {"recorded_at", "occurred_at", "local_date"}
+        columns = ", ".join(f"CAST({c} AS TEXT)" if c in text else c for c in _COLUMNS)
+    else:
+        columns = ", ".join(_COLUMNS)
+    # Table and column names come from the model's metadata, never from input.
+    sql = f"SELECT {columns} FROM {table} WHERE sequence >= %s ORDER BY sequence LIMIT %s"  # noqa: S608
+    start = 0
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(sql, [start, CHUNK])
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            yield rows
+            start = rows[-1][0] + 1
+
+
 class _StoredNodes:
-    """Streams the stored subtree hashes of each level in index order, one cursor per level."""
+    """Streams the stored subtree hashes of each level in index order, CHUNK rows per query."""
 
     def __init__(self) -> None:
-        self._levels: dict[int, Iterator[tuple[int, str]]] = {}
+        self._buffers: dict[int, list[tuple[int, str]]] = {}
+        self._next_index: dict[int, int] = {}
+        self._exhausted: set[int] = set()
 
     def next(self, level: int) -> tuple[int, str] | None:
-        if level not in self._levels:
-            self._levels[level] = (
-                MerkleNode.objects.filter(level=level)
+        buffer = self._buffers.setdefault(level, [])
+        if not buffer and level not in self._exhausted:
+            start = self._next_index.get(level, 0)
+            buffer.extend(
+                MerkleNode.objects.filter(level=level, index__gte=start)
                 .order_by("index")
-                .values_list("index", "hash")
-                .iterator(chunk_size=CHUNK)
+                .values_list("index", "hash")[:CHUNK]
             )
-        return next(self._levels[level], None)
+            buffer.reverse()
+            if buffer:
+                self._next_index[level] = buffer[0][0] + 1
+            else:
+                self._exhausted.add(level)
+        return buffer.pop() if buffer else None
 
     def levels_started(self) -> list[int]:
-        return list(self._levels)
+        return list(self._buffers)
 
 
 def verify_log(*, progress: Callable[[int], None] = lambda n: None) -> VerifiedLog:
@@ -102,39 +151,65 @@ def verify_log(*, progress: Callable[[int], None] = lambda n: None) -> VerifiedL
         next_head = _check_head(next_head, TreeBuilder(), pending_heads)
 
     tree = TreeBuilder()
+    append = tree.append
     nodes = _StoredNodes()
     expected = 0
-    rows = QueryLogEntry.objects.order_by("sequence").values_list(*_FIELDS)
-    done = 0
-    for row in rows.iterator(chunk_size=CHUNK):
-        entry = SimpleNamespace(**dict(zip(_FIELDS, row, strict=True)))
-        if entry.sequence != expected:
-            raise LogVerificationError(
-                f"Sequence {expected} is missing: the next stored entry is {entry.sequence}."
-            )
-        if leaf_hash_hex(entry_leaf(entry)) != entry.leaf_hash:
-            raise LogVerificationError(
-                f"Entry {entry.sequence}: its recorded fields no longer match its leaf hash."
-            )
-        for level, index, digest in tree.append(bytes.fromhex(entry.leaf_hash)):
-            if level == 0:
-                continue
-            stored = nodes.next(level)
-            if stored is None or stored[0] != index or stored[1] != digest.hex():
-                first = index << level
+    for rows in _entry_chunks():
+        for row in rows:
+            (sequence, recorded_at, occurred_at, local_date, technology, query_type,
+             integration_id, agency, on_behalf_of, operator_badge, supervisor_badge,
+             target_fingerprint, offense_code, category, justification, case_number, scope,
+             result_count, client_ref, salt, stored_hash) = row  # fmt: skip
+            if sequence != expected:
                 raise LogVerificationError(
-                    f"Stored subtree hash L{level}#{index} (entries {first}-"
-                    f"{first + (1 << level) - 1}) does not match the entries; first bad "
-                    f"sequence {first}."
+                    f"Sequence {expected} is missing: the next stored entry is {sequence}."
                 )
-        expected += 1
-        while next_head is not None and next_head.tree_size == tree.size:
-            next_head = _check_head(next_head, tree, pending_heads)
-        done += 1
-        if done == CHUNK:
-            progress(done)
-            done = 0
-    progress(done)
+            data = leaf_bytes(
+                sequence=sequence,
+                local_date=_db_date(local_date),
+                technology=technology,
+                query_type=query_type,
+                agency=agency,
+                on_behalf_of=on_behalf_of,
+                offense_category=category,
+                case_number=case_number,
+                supervisor_badge=supervisor_badge,
+                scope=scope,
+                salt=bytes.fromhex(salt),
+                private=commitment_bytes(
+                    recorded_at=_db_time(recorded_at),
+                    occurred_at=_db_time(occurred_at),
+                    integration_id=integration_id,
+                    operator_badge=operator_badge,
+                    supervisor_badge=supervisor_badge,
+                    on_behalf_of=on_behalf_of,
+                    target_fingerprint=target_fingerprint,
+                    offense_code=offense_code,
+                    justification=justification,
+                    case_number=case_number,
+                    result_count=result_count,
+                    client_ref=client_ref,
+                ),
+            )
+            if leaf_hash_hex(data) != stored_hash:
+                raise LogVerificationError(
+                    f"Entry {sequence}: its recorded fields no longer match its leaf hash."
+                )
+            for level, index, digest in append(bytes.fromhex(stored_hash)):
+                if level == 0:
+                    continue
+                stored = nodes.next(level)
+                if stored is None or stored[0] != index or stored[1] != digest.hex():
+                    first = index << level
+                    raise LogVerificationError(
+                        f"Stored subtree hash L{level}#{index} (entries {first}-"
+                        f"{first + (1 << level) - 1}) does not match the entries; first bad "
+                        f"sequence {first}."
+                    )
+            expected += 1
+            while next_head is not None and next_head.tree_size == expected:
+                next_head = _check_head(next_head, tree, pending_heads)
+        progress(len(rows))
 
     if expected != state.size:
         raise LogVerificationError(
