@@ -4,16 +4,20 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from audit import selectors, services, signing
-from audit.authentication import IntegrationKeyAuthentication, IsIntegration
-from audit.models import QueryLogEntry
+from audit.authentication import IntegrationKeyAuthentication, IsAuditor, IsIntegration
+from audit.forms import EntrySearchForm
+from audit.models import AccessRecord, QueryLogEntry
 from audit.parsing import IngestRejected, parse_queries
 from audit.serializers import (
+    EntrySerializer,
     ErrorSerializer,
     OutcomeInSerializer,
     OutcomeOutSerializer,
@@ -40,11 +44,57 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
-class QueryIngestView(APIView):
-    """POST: record one query or an array of 1..1000, atomically."""
+class EntryPagination(CursorPagination):
+    ordering = "-sequence"
+    page_size = 100
+    max_page_size = 1000
+    page_size_query_param = "page_size"
 
-    authentication_classes = [IntegrationKeyAuthentication]
-    permission_classes = [IsIntegration]
+
+def _search_filters(request) -> dict:
+    form = EntrySearchForm(request.query_params)
+    if not form.is_valid():
+        raise exceptions.ValidationError(form.errors)
+    return form.cleaned_data
+
+
+def _record_access(request, action: str, filters: dict, count: int) -> None:
+    services.record_access(
+        user=request.user,
+        action=action,
+        path=request.get_full_path(),
+        filters={k: str(v) for k, v in filters.items() if v not in (None, "")},
+        row_count=count,
+    )
+
+
+class QueryCollectionView(APIView):
+    """POST (integrations): record queries. GET (auditors): search the log, cursor-paginated."""
+
+    authentication_classes = [IntegrationKeyAuthentication, SessionAuthentication]
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsIntegration()]
+        return [IsAuditor()]
+
+    @extend_schema(
+        operation_id="search_queries",
+        parameters=[
+            OpenApiParameter(name, str, required=False) for name in EntrySearchForm.base_fields
+        ],
+        responses={200: EntrySerializer(many=True), 400: ErrorSerializer},
+    )
+    def get(self, request):
+        filters = _search_filters(request)
+        paginator = EntryPagination()
+        entries = selectors.search_entries(filters).select_related("operator")
+        page = paginator.paginate_queryset(
+            entries.prefetch_related("outcomes").order_by("-sequence"), request, view=self
+        )
+        selectors.attach_flags(page)
+        _record_access(request, AccessRecord.Action.SEARCH, filters, len(page))
+        return paginator.get_paginated_response(EntrySerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="record_queries",
@@ -70,6 +120,23 @@ class QueryIngestView(APIView):
         if was_array:
             return Response({"results": [r.as_response() for r in results]}, status=code)
         return Response(results[0].as_response(), status=code)
+
+
+class EntryDetailAPIView(APIView):
+    """GET (auditors): one entry with its flags, outcomes and review status."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAuditor]
+
+    @extend_schema(operation_id="get_query", responses={200: EntrySerializer, 404: ErrorSerializer})
+    def get(self, request, sequence: int):
+        entries = selectors.with_review_status(
+            QueryLogEntry.objects.select_related("operator").prefetch_related("outcomes")
+        )
+        entry = get_object_or_404(entries, sequence=sequence)
+        selectors.attach_flags([entry])
+        _record_access(request, AccessRecord.Action.VIEW, {"sequence": sequence}, 1)
+        return Response(EntrySerializer(entry).data)
 
 
 class OutcomeView(APIView):

@@ -7,7 +7,8 @@ from audit import api
 app_name = "audit-api"
 
 urlpatterns = [
-    path("queries/", api.QueryIngestView.as_view(), name="queries"),
+    path("queries/", api.QueryCollectionView.as_view(), name="queries"),
+    path("queries/<int:sequence>/", api.EntryDetailAPIView.as_view(), name="query-detail"),
     path("queries/<int:sequence>/outcomes/", api.OutcomeView.as_view(), name="outcomes"),
     path("log/public-key", api.PublicKeyView.as_view(), name="public-key"),
     path("log/tree-head", api.TreeHeadView.as_view(), name="tree-head"),

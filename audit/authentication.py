@@ -4,6 +4,7 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions, permissions
 
 from audit.models import Integration
+from portal.roles import AUDITOR, has_any_role
 
 KEYWORD = "Api-Key"
 
@@ -42,3 +43,12 @@ class IsIntegration(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return isinstance(request.auth, Integration)
+
+
+class IsAuditor(permissions.BasePermission):
+    """Signed-in users with the auditor role (administrators included)."""
+
+    message = "Only auditors may read the raw query log."
+
+    def has_permission(self, request, view):
+        return has_any_role(request.user, [AUDITOR])

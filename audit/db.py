@@ -8,6 +8,8 @@ APPEND_ONLY_TABLES = (
     "audit_queryoutcome",
     "audit_merklenode",
     "audit_signedtreehead",
+    "audit_auditreview",
+    "audit_accessrecord",
 )
 
 _PG_FUNCTION = """

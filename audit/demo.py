@@ -16,7 +16,8 @@ from audit import services
 from audit.models import Agency, Certification, Integration, Operator, QueryLogEntry, Technology
 from audit.parsing import QueryInput, fingerprint_target
 
-BATCH = 1000
+# Queries gathered before recording: one transaction per agency per flush.
+BATCH = 5000
 
 AGENCIES = [
     # code, name, kind, is_home
@@ -46,7 +47,7 @@ Matthew Betty Anthony Sandra Mark Ashley Donald Kimberly Steven Emily Andrew Don
 Michelle Joshua Carol Kenneth Amanda Kevin Melissa Brian Deborah Timothy Stephanie
 Ronald Rebecca Jason Sharon Jeffrey Laura Ryan Cynthia Jacob Dorothy Gary Amy Nicholas
 Kathleen
-""".split()  # noqa: SIM905
+""".split()
 LAST = """
 Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez
 Lopez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Thompson White Harris Clark
@@ -54,7 +55,7 @@ Lewis Robinson Walker Young Allen King Wright Scott Hill Green Adams Baker Nelso
 Mitchell Roberts Turner Phillips Campbell Parker Evans Edwards Collins Stewart Morris
 Murphy Cook Rogers Morgan Cooper Peterson Reed Bailey Bell Howard Ward Cox Richardson
 Wood Watson Brooks
-""".split()  # noqa: SIM905
+""".split()
 
 # technology: (share of queries, query types with weights, offense codes with weights)
 MIX = {
@@ -213,52 +214,144 @@ def _local_moment(rng: random.Random, day: date, tz: ZoneInfo) -> datetime:
     return moment.astimezone(UTC)
 
 
-def generate_queries(rng: random.Random, *, count: int, start: date, end: date) -> Iterator[tuple]:
-    """Yield (agency code, QueryInput) in time order, `count` in all over [start, end]."""
-    operators_by_agency: dict[str, list[Operator]] = {}
-    for operator in Operator.objects.select_related("agency").order_by("badge_number"):
-        operators_by_agency.setdefault(operator.agency.code, []).append(operator)
-    supervisors = [op.badge_number for op in operators_by_agency["BPD"] if op.is_supervisor]
-    fr_units = {"RTCC Analysts - Day", "RTCC Analysts - Evening", "Homicide Unit", "Robbery Unit"}
-    fr_operators = [op for op in operators_by_agency["BPD"] if op.unit in fr_units]
-    nibin_operators = [
-        op for op in operators_by_agency["BPD"] if op.unit == "Crime Gun Intelligence Center"
-    ]
-    lpr_operators = [op for op in operators_by_agency["BPD"] if not op.is_supervisor]
-    partner_codes = list(PARTNER_OPERATORS)
-    tz = ZoneInfo(settings.TIME_ZONE)
-    days = (end - start).days + 1
-    slugs = list(MIX)
-    shares = [MIX[s][0] for s in slugs]
-    plates = [_plate(rng) for _ in range(max(50, count // 20))]
+class _QueryMaker:
+    """Makes realistic queries for a day: mostly routine, sometimes a policy problem."""
 
-    per_day = count / days
+    def __init__(self, rng: random.Random, count: int):
+        self.rng = rng
+        self.tz = ZoneInfo(settings.TIME_ZONE)
+        by_agency: dict[str, list[Operator]] = {}
+        for operator in Operator.objects.select_related("agency").order_by("badge_number"):
+            by_agency.setdefault(operator.agency.code, []).append(operator)
+        bpd = by_agency["BPD"]
+        fr_units = {"RTCC Analysts - Day", "RTCC Analysts - Evening", "Homicide Unit"}
+        self.by_agency = {code: [op.badge_number for op in ops] for code, ops in by_agency.items()}
+        self.supervisors = [op.badge_number for op in bpd if op.is_supervisor]
+        self.operators = {
+            "face-recognition": [op.badge_number for op in bpd if op.unit in fr_units],
+            "nibin": [op.badge_number for op in bpd if op.unit == "Crime Gun Intelligence Center"],
+            "license-plate-reader": [op.badge_number for op in bpd if not op.is_supervisor],
+        }
+        self.slugs = list(MIX)
+        self.shares = [MIX[s][0] for s in self.slugs]
+        self.plates = [_plate(rng) for _ in range(max(50, count // 20))]
+
+    def routine(self, day: date) -> tuple[str, QueryInput]:
+        rng = self.rng
+        slug = rng.choices(self.slugs, weights=self.shares)[0]
+        _, types, offenses = MIX[slug]
+        agency = "BPD"
+        if slug == "license-plate-reader" and rng.random() < 0.07:
+            agency = rng.choice(list(PARTNER_OPERATORS))
+        operator = rng.choice(self.by_agency[agency] if agency != "BPD" else self.operators[slug])
+        if rng.random() < 0.002:
+            operator = f"T{rng.randint(100, 999)}"  # a temporary badge nobody registered
+        offense = _weighted(rng, offenses)
+        roll = rng.random()
+        if roll < 0.003:
+            justification, offense = rng.choice(DISALLOWED), ""
+        elif roll < 0.05:
+            justification = rng.choice(VAGUE)
+        elif roll < 0.07:
+            justification = ""
+        else:
+            justification = SPECIFIC.get(offense, SPECIFIC[""]).format(place=rng.choice(PLACES))
+        case_number = "" if rng.random() < 0.07 else self._case(agency, day)
+        supervisor = ""
+        if (slug == "face-recognition" and rng.random() < 0.93) or rng.random() < 0.1:
+            supervisor = rng.choice(self.supervisors)
+        on_behalf_of = ""
+        if agency == "BPD" and rng.random() < 0.035:
+            on_behalf_of = rng.choice(["JCSO", "Hoover Police Department", "USMS", "ALEA", "MPD"])
+        requesting = agency
+        if agency != "BPD" and rng.random() < 0.02:
+            requesting = "JCSO"  # a county office with shared access that was never registered
+        if slug == "nibin":
+            target = f"NIBIN-{rng.randint(10**7, 10**8 - 1)}" if rng.random() < 0.6 else None
+            scope = "national" if rng.random() < 0.35 else "regional"
+        elif slug == "face-recognition":
+            target = f"{rng.getrandbits(256):064x}"
+            scope = "local" if rng.random() < 0.85 else "regional"
+        else:
+            target = rng.choice(self.plates)
+            scope = "local" if rng.random() < 0.8 else "regional"
+        return agency, self._query(
+            slug, _weighted(rng, types), day, operator, target, offense, justification,
+            case_number, supervisor, requesting, on_behalf_of, scope,
+        )  # fmt: skip
+
+    def busy_day(self, day: date) -> list[tuple[str, QueryInput]]:
+        """One analyst running far more plate searches in a day than the policy expects."""
+        operator = self.rng.choice(self.operators["license-plate-reader"])
+        return [
+            ("BPD", self._plate_search(day, operator, self.rng.choice(self.plates)))
+            for _ in range(72)
+        ]
+
+    def fixation(self, day: date) -> list[tuple[str, QueryInput]]:
+        """One operator searching the same plate again and again, without a case."""
+        operator = self.rng.choice(self.operators["license-plate-reader"])
+        plate = _plate(self.rng)
+        return [
+            ("BPD", self._plate_search(day + timedelta(days=i % 6), operator, plate, case=""))
+            for i in range(8)
+        ]
+
+    def _plate_search(self, day, operator, plate, case=None) -> QueryInput:
+        return self._query(
+            "license-plate-reader", "plate-search", day, operator, plate, "",
+            self.rng.choice(VAGUE), self._case("BPD", day) if case is None else case, "", "BPD",
+            "", "local",
+        )  # fmt: skip
+
+    def _case(self, agency: str, day: date) -> str:
+        return f"{agency}-{day.year}-{self.rng.randint(1, 48000):06d}"
+
+    def _query(self, slug, query_type, day, operator, target, offense, justification,
+               case_number, supervisor, agency, on_behalf_of, scope) -> QueryInput:  # fmt: skip
+        rng = self.rng
+        return QueryInput(
+            technology=slug,
+            query_type=query_type,
+            occurred_at=_local_moment(rng, day, self.tz),
+            operator=operator,
+            target_fingerprint=fingerprint_target(slug, target) if target else "",
+            offense_code=offense,
+            justification=justification,
+            case_number=case_number,
+            supervisor=supervisor,
+            requesting_agency=agency,
+            on_behalf_of=on_behalf_of,
+            scope=scope,
+            result_count=rng.randint(0, 40) if slug != "nibin" else rng.randint(0, 5),
+            client_ref=None,
+        )
+
+
+def generate_queries(
+    rng: random.Random, *, count: int, start: date, end: date
+) -> Iterator[tuple[str, QueryInput]]:
+    """Yield (agency code, QueryInput) in time order, exactly `count` over [start, end]."""
+    maker = _QueryMaker(rng, count)
+    days = (end - start).days + 1
+    # A few problem episodes, in proportion to the size of the demo.
+    episodes = max(1, count // 20_000)
+    busy_days = set(rng.sample(range(days), min(days, episodes)))
+    fixation_days = set(rng.sample(range(days - 6), min(days - 6, episodes)))
     emitted = 0
     for offset in range(days):
         day = start + timedelta(days=offset)
-        # Usage grew over the two years as the center added cameras.
-        target_total = round(per_day * (offset + 1) * (0.7 + 0.6 * offset / days))
-        target_total = min(count, max(emitted, target_total))
-        if offset == days - 1:
-            target_total = count
-        todays = []
-        for _ in range(target_total - emitted):
-            todays.append(
-                _one_query(
-                    rng,
-                    day,
-                    tz,
-                    slugs,
-                    shares,
-                    plates,
-                    supervisors,
-                    fr_operators,
-                    nibin_operators,
-                    lpr_operators,
-                    operators_by_agency,
-                    partner_codes,
-                )
-            )
+        # Usage grew over the two years as the center added cameras: daily volume rises
+        # linearly from 0.7x to 1.3x the average (cumulative share 0.7t + 0.3t^2).
+        elapsed = (offset + 1) / days
+        target_total = round(count * (0.7 * elapsed + 0.3 * elapsed * elapsed))
+        todays: list[tuple[str, QueryInput]] = []
+        if offset in busy_days:
+            todays.extend(maker.busy_day(day))
+        if offset in fixation_days:
+            todays.extend(maker.fixation(day))
+        todays = todays[: target_total - emitted]
+        todays.extend(maker.routine(day) for _ in range(target_total - emitted - len(todays)))
         todays.sort(key=lambda pair: pair[1].occurred_at)
         yield from todays
         emitted = target_total
@@ -267,82 +360,6 @@ def generate_queries(rng: random.Random, *, count: int, start: date, end: date) 
 def _plate(rng: random.Random) -> str:
     letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
     return f"{rng.randint(1, 67)}{rng.choice(letters)}{rng.choice(letters)}{rng.randint(100, 999)}"
-
-
-def _one_query(
-    rng,
-    day,
-    tz,
-    slugs,
-    shares,
-    plates,
-    supervisors,
-    fr_operators,
-    nibin_operators,
-    lpr_operators,
-    operators_by_agency,
-    partner_codes,
-) -> tuple[str, QueryInput]:
-    slug = rng.choices(slugs, weights=shares)[0]
-    _, types, offenses = MIX[slug]
-    agency = "BPD"
-    if slug == "license-plate-reader" and rng.random() < 0.07:
-        agency = rng.choice(partner_codes)
-    if agency != "BPD":
-        operator = rng.choice(operators_by_agency[agency]).badge_number
-    elif slug == "face-recognition":
-        operator = rng.choice(fr_operators).badge_number
-    elif slug == "nibin":
-        operator = rng.choice(nibin_operators).badge_number
-    else:
-        operator = rng.choice(lpr_operators).badge_number
-    if rng.random() < 0.002:
-        operator = f"T{rng.randint(100, 999)}"  # a temporary badge nobody registered
-    offense = _weighted(rng, offenses)
-    roll = rng.random()
-    if roll < 0.003:
-        justification = rng.choice(DISALLOWED)
-        offense = ""
-    elif roll < 0.05:
-        justification = rng.choice(VAGUE)
-    elif roll < 0.07:
-        justification = ""
-    else:
-        justification = SPECIFIC.get(offense, SPECIFIC[""]).format(place=rng.choice(PLACES))
-    year = day.year
-    case_number = "" if rng.random() < 0.07 else f"{agency}-{year}-{rng.randint(1, 48000):06d}"
-    supervisor = ""
-    if (slug == "face-recognition" and rng.random() < 0.93) or rng.random() < 0.1:
-        supervisor = rng.choice(supervisors)
-    on_behalf_of = ""
-    if agency == "BPD" and rng.random() < 0.035:
-        on_behalf_of = rng.choice(["JCSO", "Hoover Police Department", "USMS", "ALEA", "MPD"])
-    if slug == "nibin":
-        target = f"NIBIN-{rng.randint(10**7, 10**8 - 1)}" if rng.random() < 0.6 else None
-        scope = "national" if rng.random() < 0.35 else "regional"
-    elif slug == "face-recognition":
-        target = f"{rng.getrandbits(256):064x}"
-        scope = "local" if rng.random() < 0.85 else "regional"
-    else:
-        target = rng.choice(plates)
-        scope = "local" if rng.random() < 0.8 else "regional"
-    query_type = _weighted(rng, types)
-    return agency, QueryInput(
-        technology=slug,
-        query_type=query_type,
-        occurred_at=_local_moment(rng, day, tz),
-        operator=operator,
-        target_fingerprint=fingerprint_target(slug, target) if target else "",
-        offense_code=offense,
-        justification=justification,
-        case_number=case_number,
-        supervisor=supervisor,
-        requesting_agency=agency,
-        on_behalf_of=on_behalf_of,
-        scope=scope,
-        result_count=rng.randint(0, 40) if slug != "nibin" else rng.randint(0, 5),
-        client_ref=None,
-    )
 
 
 def seed_queries(

@@ -1,6 +1,7 @@
 """The audit domain: technologies and their policies, agencies, operators, integrations and the
 append-only query log with its Merkle tree."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -81,6 +82,11 @@ class Technology(models.Model):
     daily_volume_threshold = models.PositiveIntegerField(
         default=50, help_text=_("Queries per operator per day above which a query is flagged.")
     )
+    repeated_target_limit = models.PositiveSmallIntegerField(
+        default=5,
+        help_text=_("Searches of one target by one operator allowed within the window below."),
+    )
+    repeated_target_days = models.PositiveSmallIntegerField(default=30)
 
     class Meta:
         ordering = ["name"]
@@ -302,3 +308,67 @@ class SignedTreeHead(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"tree head of size {self.tree_size}"
+
+
+class QueryFlag(models.Model):
+    """A policy finding on an entry: derived data, recomputed by reflag, never part of the log."""
+
+    entry = models.ForeignKey(QueryLogEntry, on_delete=models.PROTECT, related_name="flags")
+    flag = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["entry_id", "flag"]
+        constraints = [models.UniqueConstraint(fields=["entry", "flag"], name="one_flag_per_kind")]
+        indexes = [models.Index(fields=["flag", "entry"], name="flag_entry")]
+
+    def __str__(self) -> str:
+        return f"{self.flag} on #{self.entry_id}"
+
+
+class AuditReview(AppendOnlyModel):
+    """An auditor's finding on an entry. Append-only: a later review supersedes, never edits."""
+
+    class Finding(models.TextChoices):
+        COMPLIANT = "compliant", _("Compliant")
+        NON_COMPLIANT = "non-compliant", _("Non-compliant")
+        FOLLOW_UP = "needs-follow-up", _("Needs follow-up")
+
+    entry = models.ForeignKey(QueryLogEntry, on_delete=models.PROTECT, related_name="reviews")
+    finding = models.CharField(max_length=20, choices=Finding.choices)
+    note = models.TextField()
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["entry_id", "id"]
+        indexes = [models.Index(fields=["entry", "-id"], name="review_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.finding} on #{self.entry_id}"
+
+
+class AccessRecord(AppendOnlyModel):
+    """Who watched the watchers: every auditor search, entry view and export. Append-only."""
+
+    class Action(models.TextChoices):
+        SEARCH = "search", _("Search")
+        VIEW = "view", _("Entry view")
+        EXPORT = "export", _("Export")
+        SAMPLE = "sample", _("Random sample")
+        SUMMARY = "summary", _("Summary")
+        REVIEW = "review", _("Review recorded")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    action = models.CharField(max_length=16, choices=Action.choices)
+    path = models.CharField(max_length=500)
+    filters = models.JSONField(default=dict)
+    row_count = models.PositiveIntegerField(null=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.action} at {self.at:%Y-%m-%d %H:%M}"

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from audit.models import QueryOutcome, Scope
+from audit.models import QueryLogEntry, QueryOutcome, Scope
 
 
 class QueryInSerializer(serializers.Serializer):
@@ -56,3 +56,45 @@ class OutcomeOutSerializer(serializers.ModelSerializer):
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     errors = serializers.DictField(required=False)
+
+
+class EntrySerializer(serializers.ModelSerializer):
+    """A log entry as auditors see it (every recorded field, its flags, outcomes and review)."""
+
+    technology = serializers.CharField(source="technology_id")
+    operator_name = serializers.CharField(source="operator.name", default="")
+    unit = serializers.CharField(source="operator.unit", default="")
+    flags = serializers.ListField(source="flag_list", child=serializers.CharField())
+    outcomes = serializers.SerializerMethodField()
+    review_status = serializers.CharField()
+
+    class Meta:
+        model = QueryLogEntry
+        fields = [
+            "sequence",
+            "recorded_at",
+            "occurred_at",
+            "technology",
+            "query_type",
+            "requesting_agency_code",
+            "on_behalf_of",
+            "operator_badge",
+            "operator_name",
+            "unit",
+            "supervisor_badge",
+            "offense_code",
+            "offense_category",
+            "case_number",
+            "justification",
+            "scope",
+            "result_count",
+            "target_fingerprint",
+            "client_ref",
+            "flags",
+            "outcomes",
+            "review_status",
+            "leaf_hash",
+        ]
+
+    def get_outcomes(self, entry) -> list[str]:
+        return [outcome.outcome for outcome in entry.outcomes.all()]

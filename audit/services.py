@@ -1,22 +1,26 @@
 """Every write to the query log: recording queries and outcomes, keys, and tree heads."""
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from audit import signing
+from audit import flags, signing
 from audit.leaves import commitment_bytes, iso_utc, leaf_bytes, leaf_hash_hex
 from audit.merkle import TreeBuilder
 from audit.models import (
+    AccessRecord,
     Agency,
+    AuditReview,
     Integration,
     LogState,
     MerkleNode,
     Operator,
+    QueryFlag,
     QueryLogEntry,
     QueryOutcome,
     SignedTreeHead,
@@ -163,7 +167,7 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
 
     entry_rows: list[tuple] = []
     node_rows: list[tuple] = []
-    new_results: dict[int, RecordedQuery] = {}
+    new_results: dict[int, tuple[int, str]] = {}
     sequence = state.size
     for position, q in enumerate(queries):
         if q.client_ref is not None and q.client_ref in existing:
@@ -229,7 +233,7 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
             "leaf_hash": digest,
         }
         entry_rows.append(tuple(row[f.name] for f in _ENTRY_FIELDS))
-        new_results[position] = RecordedQuery(sequence, digest, recorded_at, (), True)
+        new_results[position] = (sequence, digest)
         sequence += 1
 
     if entry_rows:
@@ -240,18 +244,64 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
         LogState.objects.filter(id=1).update(
             size=sequence, frontier=[[level, h.hex()] for level, h in tree.frontier()]
         )
+        new_flags = _flag_entries(
+            list(QueryLogEntry.objects.filter(sequence__gte=state.size, sequence__lt=sequence))
+        )
         transaction.on_commit(publish_tree_head_if_due)
+    else:
+        new_flags = {}
+    old_flags = flags.stored_flags([e.sequence for e in existing.values()])
 
     results = []
     for position, q in enumerate(queries):
         if position in new_results:
-            results.append(new_results[position])
+            seq, digest = new_results[position]
+            results.append(
+                RecordedQuery(seq, digest, recorded_at, tuple(new_flags.get(seq, ())), True)
+            )
         else:
             entry = existing[q.client_ref]
             results.append(
-                RecordedQuery(entry.sequence, entry.leaf_hash, entry.recorded_at, (), False)
+                RecordedQuery(
+                    entry.sequence,
+                    entry.leaf_hash,
+                    entry.recorded_at,
+                    tuple(old_flags.get(entry.sequence, ())),
+                    False,
+                )
             )
     return results
+
+
+def _flag_entries(entries: list[QueryLogEntry]) -> dict[int, list[str]]:
+    """Compute and store the flags of entries that have none stored; returns them by sequence."""
+    found = flags.flags_for_entries(entries)
+    QueryFlag.objects.bulk_create(
+        [QueryFlag(entry_id=seq, flag=flag) for seq, names in found.items() for flag in names],
+        batch_size=2000,
+    )
+    return found
+
+
+def reflag(*, start: date, end: date, progress: Callable[[int], None] = lambda n: None) -> int:
+    """Recompute the flags of every entry dated start..end (local dates) under today's policies.
+
+    Works in chunks, each in its own transaction, so the log stays writable meanwhile.
+    Returns the number of entries re-flagged.
+    """
+    sequences = QueryLogEntry.objects.filter(local_date__range=(start, end)).order_by("sequence")
+    done = 0
+    last = -1
+    while True:
+        chunk = list(sequences.filter(sequence__gt=last).values_list("sequence", flat=True)[:1000])
+        if not chunk:
+            return done
+        with transaction.atomic():
+            QueryFlag.objects.filter(entry_id__in=chunk).delete()
+            _flag_entries(list(QueryLogEntry.objects.filter(sequence__in=chunk)))
+        done += len(chunk)
+        last = chunk[-1]
+        progress(len(chunk))
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,3 +376,24 @@ def publish_tree_head_if_due() -> SignedTreeHead | None:
     if last is not None and timezone.now() - last.published_at < interval:
         return None
     return publish_tree_head()
+
+
+def record_review(*, entry: QueryLogEntry, reviewer, finding: str, note: str) -> AuditReview:
+    """Append an auditor's finding on an entry; it supersedes earlier reviews, never edits them."""
+    return AuditReview.objects.create(
+        entry=entry, reviewer=reviewer, finding=finding, note=note, created_at=timezone.now()
+    )
+
+
+def record_access(
+    *, user, action: str, path: str, filters: dict | None = None, row_count: int | None = None
+) -> AccessRecord:
+    """Record that a user searched, viewed or exported the log (who watched the watchers)."""
+    return AccessRecord.objects.create(
+        user=user,
+        at=timezone.now(),
+        action=action,
+        path=path[:500],
+        filters=filters or {},
+        row_count=row_count,
+    )

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from portal.roles import AUDITOR, COUNCIL, has_any_role
+from portal.roles import ADMINISTRATOR, AUDITOR, COUNCIL, has_any_role
 
 
 def site(request):
@@ -12,4 +12,5 @@ def site(request):
         "city_name": settings.SIGHTLINE_CITY_NAME,
         "nav_council": bool(user) and has_any_role(user, [COUNCIL, AUDITOR]),
         "nav_auditor": bool(user) and has_any_role(user, [AUDITOR]),
+        "nav_admin": bool(user) and has_any_role(user, [ADMINISTRATOR]),
     }

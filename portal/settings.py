@@ -239,6 +239,25 @@ SIGHTLINE_TREE_HEAD_INTERVAL = int(os.environ.get("SIGHTLINE_TREE_HEAD_INTERVAL"
 SIGHTLINE_HOME_AGENCY = os.environ.get("SIGHTLINE_HOME_AGENCY", "BPD")
 # Local hours the center is staffed ("HH:MM-HH:MM"); Birmingham's center runs 19 hours a day.
 SIGHTLINE_STAFFED_HOURS = os.environ.get("SIGHTLINE_STAFFED_HOURS", "05:00-24:00")
+# Purposes no technology may be used for: a query whose offense group or justification matches
+# one is flagged `disallowed-offense`. Keywords match whole words, case-insensitively.
+SIGHTLINE_PROHIBITED_PURPOSES = {
+    "immigration enforcement": {
+        "offense_categories": ["Immigration Violations"],
+        "keywords": ["immigration", "immigrant", "deportation", "deport", "undocumented", "ICE"],
+    },
+    "reproductive health care": {
+        "offense_categories": [],
+        "keywords": ["abortion", "reproductive health", "family planning", "pregnancy"],
+    },
+    "protest or other First Amendment activity": {
+        "offense_categories": [],
+        "keywords": [
+            "protest", "protests", "protester", "protesters", "demonstration", "demonstrators",
+            "rally", "First Amendment", "march participants", "religious service", "journalist",
+        ],
+    },
+}  # fmt: skip
 # Month the fiscal year starts (Birmingham: July, so FY2026 = July 2025 - June 2026).
 SIGHTLINE_FISCAL_YEAR_START_MONTH = int(os.environ.get("SIGHTLINE_FISCAL_YEAR_START_MONTH", "7"))
 # Public aggregate cells below this count show as "fewer than N" (0 = off).

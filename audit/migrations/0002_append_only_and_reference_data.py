@@ -6,12 +6,16 @@ from audit.db import create_append_only_triggers, drop_append_only_triggers
 from audit.reference import install_reference_data
 
 
+# Frozen here: later migrations protect the tables they create.
+TABLES = ("audit_querylogentry", "audit_queryoutcome", "audit_merklenode", "audit_signedtreehead")
+
+
 def add_triggers(apps, schema_editor):
-    create_append_only_triggers(schema_editor.connection)
+    create_append_only_triggers(schema_editor.connection, TABLES)
 
 
 def remove_triggers(apps, schema_editor):
-    drop_append_only_triggers(schema_editor.connection)
+    drop_append_only_triggers(schema_editor.connection, TABLES)
 
 
 def add_reference_data(apps, schema_editor):

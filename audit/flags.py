@@ -1,0 +1,276 @@
+"""Policy flags: what each recorded query did against the policy in force, derived from the log.
+
+Flags are recomputable at any time from the entries and the current policies (`reflag`), so
+they are stored apart from the append-only log. `flags_for_entries` is the one definition used
+both when entries are recorded and when they are re-flagged.
+"""
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+
+from django.conf import settings
+from django.utils import timezone
+
+from audit.models import Agency, Certification, QueryFlag, QueryLogEntry, Technology
+
+MISSING_CASE_NUMBER = "missing-case-number"
+MISSING_JUSTIFICATION = "missing-justification"
+VAGUE_JUSTIFICATION = "vague-justification"
+MISSING_OFFENSE = "missing-offense"
+DISALLOWED_OFFENSE = "disallowed-offense"
+NO_SUPERVISOR_APPROVAL = "no-supervisor-approval"
+UNKNOWN_OPERATOR = "unknown-operator"
+UNCERTIFIED_OPERATOR = "uncertified-operator"
+UNKNOWN_AGENCY = "unknown-agency"
+OUTSIDE_AGENCY = "outside-agency"
+OUTSIDE_STAFFED_HOURS = "outside-staffed-hours"
+VOLUME_ANOMALY = "volume-anomaly"
+REPEATED_TARGET = "repeated-target"
+TECHNOLOGY_NOT_AUTHORIZED = "technology-not-authorized"
+
+ALL_FLAGS = (
+    MISSING_CASE_NUMBER,
+    MISSING_JUSTIFICATION,
+    VAGUE_JUSTIFICATION,
+    MISSING_OFFENSE,
+    DISALLOWED_OFFENSE,
+    NO_SUPERVISOR_APPROVAL,
+    UNKNOWN_OPERATOR,
+    UNCERTIFIED_OPERATOR,
+    UNKNOWN_AGENCY,
+    OUTSIDE_AGENCY,
+    OUTSIDE_STAFFED_HOURS,
+    VOLUME_ANOMALY,
+    REPEATED_TARGET,
+    TECHNOLOGY_NOT_AUTHORIZED,
+)
+DESCRIPTIONS = {
+    MISSING_CASE_NUMBER: "The policy requires a case number and none was given.",
+    MISSING_JUSTIFICATION: "No reason was given.",
+    VAGUE_JUSTIFICATION: "The reason is shorter than the policy's minimum or only generic words.",
+    MISSING_OFFENSE: "No offense code was given.",
+    DISALLOWED_OFFENSE: "The offense or the reason falls under a prohibited purpose, or the "
+    "offense is not one the policy allows.",
+    NO_SUPERVISOR_APPROVAL: "The policy requires a supervisor's approval and none was recorded.",
+    UNKNOWN_OPERATOR: "The badge number is not a registered operator.",
+    UNCERTIFIED_OPERATOR: "The operator was not certified on this technology on that date.",
+    UNKNOWN_AGENCY: "The requesting agency code is not a registered agency.",
+    OUTSIDE_AGENCY: "Made for another agency than the city's own (requesting or on behalf of).",
+    OUTSIDE_STAFFED_HOURS: "Made outside the center's staffed hours.",
+    VOLUME_ANOMALY: "The operator's queries that day exceeded the policy's daily threshold.",
+    REPEATED_TARGET: "The operator searched the same target more often than the policy allows "
+    "without one shared case number.",
+    TECHNOLOGY_NOT_AUTHORIZED: "The technology was suspended or prohibited.",
+}
+
+# Words that say nothing about why a search was needed.
+GENERIC_WORDS = frozenset(
+    """
+    investigation investigations investigative investigate investigating inv suspicious
+    suspect suspects other n/a na none nothing info information intel intelligence check
+    checking follow up followup lead leads case cases request requested per see report
+    vehicle person subject activity incident general routine misc miscellaneous tbd unknown
+    a an the of for to on in at and or re
+    """.split()
+)
+_WORD = re.compile(r"[\w/]+")
+
+
+@dataclass(frozen=True)
+class StaffedHours:
+    start: int  # minutes after local midnight
+    end: int
+
+    def covers(self, minutes: int) -> bool:
+        if self.start <= self.end:
+            return self.start <= minutes < self.end
+        return minutes >= self.start or minutes < self.end
+
+
+@cache
+def staffed_hours(spec: str) -> StaffedHours:
+    """Parse "HH:MM-HH:MM" (24:00 allowed as the end)."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", spec.strip())
+    if not match:
+        raise ValueError(f"SIGHTLINE_STAFFED_HOURS must look like 05:00-24:00, not {spec!r}")
+    h1, m1, h2, m2 = (int(part) for part in match.groups())
+    return StaffedHours(h1 * 60 + m1, h2 * 60 + m2)
+
+
+@cache
+def _purpose_patterns(purposes_key: str) -> list[tuple[frozenset[str], re.Pattern | None]]:
+    patterns = []
+    for spec in settings.SIGHTLINE_PROHIBITED_PURPOSES.values():
+        words = spec.get("keywords", [])
+        acronyms = [w for w in words if w.isupper()]
+        others = [w for w in words if not w.isupper()]
+        parts = []
+        if others:
+            parts.append("(?i:" + "|".join(rf"\b{re.escape(w)}\b" for w in others) + ")")
+        if acronyms:
+            parts.append("|".join(rf"\b{re.escape(w)}\b" for w in acronyms))
+        pattern = re.compile("|".join(parts)) if parts else None
+        patterns.append((frozenset(spec.get("offense_categories", [])), pattern))
+    return patterns
+
+
+def prohibited_purpose(category: str, justification: str) -> bool:
+    """True when the offense group or the reason matches a configured prohibited purpose."""
+    purposes = settings.SIGHTLINE_PROHIBITED_PURPOSES
+    for categories, pattern in _purpose_patterns(repr(purposes)):
+        if category in categories:
+            return True
+        if pattern is not None and justification and pattern.search(justification):
+            return True
+    return False
+
+
+def is_vague(justification: str, minimum_length: int) -> bool:
+    text = justification.strip()
+    if len(text) < minimum_length:
+        return True
+    words = [w.lower() for w in _WORD.findall(text)]
+    return all(w in GENERIC_WORDS for w in words)
+
+
+class _Context:
+    """Everything the rules need beyond the entries themselves, fetched in a few queries."""
+
+    def __init__(self, entries: list[QueryLogEntry]):
+        self.policies = {t.slug: t for t in Technology.objects.all()}
+        self.home = set(Agency.objects.filter(is_home=True).values_list("code", flat=True))
+        self.known_agency_codes = set(Agency.objects.values_list("code", flat=True))
+        self.hours = staffed_hours(settings.SIGHTLINE_STAFFED_HOURS)
+        self.tz = timezone.get_default_timezone()
+        operator_ids = {e.operator_id for e in entries if e.operator_id}
+        self.certified: dict[tuple[int, str], date] = {
+            (op, tech): since
+            for op, tech, since in Certification.objects.filter(
+                operator_id__in=operator_ids
+            ).values_list("operator_id", "technology__slug", "certified_on")
+        }
+        self.volume_rank = self._volume_ranks(entries)
+        self.repeated = self._repeated_targets(entries)
+
+    @staticmethod
+    def _volume_ranks(entries: list[QueryLogEntry]) -> dict[int, int]:
+        """For each entry, its position among its operator's queries that day on that tool."""
+        keys = {(e.operator_badge, e.technology_id, e.local_date) for e in entries}
+        last = max(e.sequence for e in entries)
+        counted: dict[tuple, list[int]] = defaultdict(list)
+        # Two IN lists use the (operator_badge, local_date) index; exact keys are matched here.
+        for badge, tech, day, sequence in (
+            QueryLogEntry.objects.filter(
+                operator_badge__in={k[0] for k in keys},
+                local_date__in={k[2] for k in keys},
+                sequence__lte=last,
+            )
+            .order_by()
+            .values_list("operator_badge", "technology_id", "local_date", "sequence")
+        ):
+            if (badge, tech, day) in keys:
+                counted[(badge, tech, day)].append(sequence)
+        ranks = {}
+        for sequences in counted.values():
+            for rank, sequence in enumerate(sorted(sequences), start=1):
+                ranks[sequence] = rank
+        return ranks
+
+    def _repeated_targets(self, entries: list[QueryLogEntry]) -> set[int]:
+        """Entries whose operator searched the same target too often, without one case number."""
+        targeted = [e for e in entries if e.target_fingerprint]
+        if not targeted:
+            return set()
+        longest = max(t.repeated_target_days for t in self.policies.values())
+        earliest = min(e.occurred_at for e in targeted) - timedelta(days=longest)
+        latest = max(e.sequence for e in targeted)
+        history: dict[tuple[str, str], list[tuple[datetime, int, str]]] = defaultdict(list)
+        for badge, target, occurred_at, sequence, case_number in (
+            QueryLogEntry.objects.filter(
+                target_fingerprint__in={e.target_fingerprint for e in targeted},
+                occurred_at__gte=earliest,
+                sequence__lte=latest,
+            )
+            .order_by()
+            .values_list(
+                "operator_badge", "target_fingerprint", "occurred_at", "sequence", "case_number"
+            )
+        ):
+            history[(badge, target)].append((occurred_at, sequence, case_number))
+        flagged = set()
+        for entry in targeted:
+            policy = self.policies[entry.technology_id]
+            since = entry.occurred_at - timedelta(days=policy.repeated_target_days)
+            window = [
+                case
+                for occurred_at, sequence, case in history[
+                    (entry.operator_badge, entry.target_fingerprint)
+                ]
+                if since <= occurred_at <= entry.occurred_at and sequence <= entry.sequence
+            ]
+            shared_case = len(set(window)) == 1 and window[0] != ""
+            if len(window) > policy.repeated_target_limit and not shared_case:
+                flagged.add(entry.sequence)
+        return flagged
+
+
+def _flags_of(entry: QueryLogEntry, ctx: _Context) -> list[str]:
+    policy = ctx.policies[entry.technology_id]
+    found = []
+    if policy.requires_case_number and not entry.case_number:
+        found.append(MISSING_CASE_NUMBER)
+    if not entry.justification.strip():
+        found.append(MISSING_JUSTIFICATION)
+    elif is_vague(entry.justification, policy.min_justification_length):
+        found.append(VAGUE_JUSTIFICATION)
+    if not entry.offense_code:
+        found.append(MISSING_OFFENSE)
+    allowed = policy.allowed_offense_categories
+    if prohibited_purpose(entry.offense_category, entry.justification) or (
+        allowed and entry.offense_code and entry.offense_category not in allowed
+    ):
+        found.append(DISALLOWED_OFFENSE)
+    if policy.requires_supervisor_approval and not entry.supervisor_badge:
+        found.append(NO_SUPERVISOR_APPROVAL)
+    local = entry.occurred_at.astimezone(ctx.tz)
+    if entry.operator_id is None:
+        found.append(UNKNOWN_OPERATOR)
+    else:
+        since = ctx.certified.get((entry.operator_id, entry.technology_id))
+        if since is None or since > local.date():
+            found.append(UNCERTIFIED_OPERATOR)
+    if entry.requesting_agency_code not in ctx.known_agency_codes:
+        found.append(UNKNOWN_AGENCY)
+    if entry.requesting_agency_code not in ctx.home or (
+        entry.on_behalf_of and entry.on_behalf_of.upper() not in ctx.home
+    ):
+        found.append(OUTSIDE_AGENCY)
+    if not ctx.hours.covers(local.hour * 60 + local.minute):
+        found.append(OUTSIDE_STAFFED_HOURS)
+    if ctx.volume_rank.get(entry.sequence, 0) > policy.daily_volume_threshold:
+        found.append(VOLUME_ANOMALY)
+    if entry.sequence in ctx.repeated:
+        found.append(REPEATED_TARGET)
+    if policy.status in (Technology.Status.SUSPENDED, Technology.Status.PROHIBITED):
+        found.append(TECHNOLOGY_NOT_AUTHORIZED)
+    return sorted(found)
+
+
+def flags_for_entries(entries: list[QueryLogEntry]) -> dict[int, list[str]]:
+    """The sorted flags of each entry (by sequence) under the policies in force now."""
+    if not entries:
+        return {}
+    ctx = _Context(entries)
+    return {entry.sequence: _flags_of(entry, ctx) for entry in entries}
+
+
+def stored_flags(sequences: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = defaultdict(list)
+    for sequence, flag in QueryFlag.objects.filter(entry_id__in=sequences).values_list(
+        "entry_id", "flag"
+    ):
+        found[sequence].append(flag)
+    return {sequence: sorted(flags) for sequence, flags in found.items()}

@@ -1,0 +1,58 @@
+"""Export the query log for a period to a CSV, JSON Lines or XLSX file."""
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from audit import exports, selectors
+from audit.models import LogState
+
+
+class Command(BaseCommand):
+    help = "Export every entry dated START..END with the auditor export's columns."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--start", required=True, help="First local date (YYYY-MM-DD).")
+        parser.add_argument("--end", required=True, help="Last local date (YYYY-MM-DD).")
+        parser.add_argument("--format", choices=sorted(exports.FORMATS), default="csv")
+        parser.add_argument("--output", required=True, help="File to write ('-' for stdout).")
+
+    def handle(self, *args, start: str, end: str, format: str, output: str, **options):
+        try:
+            first, last = date.fromisoformat(start), date.fromisoformat(end)
+        except ValueError as problem:
+            raise CommandError(
+                f"--start and --end must be dates like 2026-07-01: {problem}"
+            ) from None
+        if last < first:
+            raise CommandError("--end is before --start.")
+        if format == "xlsx" and output == "-":
+            raise CommandError("XLSX cannot go to stdout; give a file name.")
+        size = LogState.objects.values_list("size", flat=True).get(id=1)
+        entries = selectors.search_entries({"start": first, "end": last}).filter(sequence__lt=size)
+        total = entries.count()
+        bar = tqdm(total=total, unit="entry", desc="Exporting", file=self.stderr)
+
+        def counted(rows):
+            for row in rows:
+                bar.update(1)
+                yield row
+
+        data = counted(exports.rows(entries))
+        with bar:
+            if format == "xlsx":
+                with exports.xlsx_file(data) as source, Path(output).open("wb") as target:
+                    shutil.copyfileobj(source, target)
+            else:
+                lines = exports.csv_lines(data) if format == "csv" else exports.jsonl_lines(data)
+                if output == "-":
+                    for line in lines:
+                        self.stdout.write(line, ending="")
+                else:
+                    with Path(output).open("w", encoding="utf-8", newline="") as target:
+                        target.writelines(lines)
+        if output != "-":
+            self.stdout.write(f"Exported {total} entries dated {first} to {last} to {output}.")

@@ -1,0 +1,31 @@
+"""Recompute policy flags for a period, e.g. after a policy change."""
+
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from audit import services
+from audit.models import QueryLogEntry
+
+
+class Command(BaseCommand):
+    help = "Recompute the policy flags of every entry dated START..END under today's policies."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--start", required=True, help="First local date (YYYY-MM-DD).")
+        parser.add_argument("--end", required=True, help="Last local date (YYYY-MM-DD).")
+
+    def handle(self, *args, start: str, end: str, **options):
+        try:
+            first, last = date.fromisoformat(start), date.fromisoformat(end)
+        except ValueError as problem:
+            raise CommandError(
+                f"--start and --end must be dates like 2026-07-01: {problem}"
+            ) from None
+        if last < first:
+            raise CommandError("--end is before --start.")
+        total = QueryLogEntry.objects.filter(local_date__range=(first, last)).count()
+        with tqdm(total=total, unit="entry", desc="Re-flagging", file=self.stderr) as bar:
+            done = services.reflag(start=first, end=last, progress=bar.update)
+        self.stdout.write(f"Re-flagged {done} entries dated {first} to {last}.")
