@@ -288,12 +288,15 @@ class _QueryMaker:
             for _ in range(72)
         ]
 
-    def fixation(self, day: date) -> list[tuple[str, QueryInput]]:
-        """One operator searching the same plate again and again, without a case."""
+    def fixation(self, day: date) -> list[tuple[int, QueryInput]]:
+        """One operator searching the same plate again and again over six days, without a case.
+
+        Returns (days after `day`, query) pairs.
+        """
         operator = self.rng.choice(self.operators["license-plate-reader"])
         plate = _plate(self.rng)
         return [
-            ("BPD", self._plate_search(day + timedelta(days=i % 6), operator, plate, case=""))
+            (i % 6, self._plate_search(day + timedelta(days=i % 6), operator, plate, case=""))
             for i in range(8)
         ]
 
@@ -339,18 +342,19 @@ def generate_queries(
     busy_days = set(rng.sample(range(days), min(days, episodes)))
     fixation_days = set(rng.sample(range(days - 6), min(days - 6, episodes)))
     emitted = 0
+    planned: dict[int, list[tuple[str, QueryInput]]] = {}  # day offset -> episode queries
     for offset in range(days):
         day = start + timedelta(days=offset)
         # Usage grew over the two years as the center added cameras: daily volume rises
         # linearly from 0.7x to 1.3x the average (cumulative share 0.7t + 0.3t^2).
         elapsed = (offset + 1) / days
         target_total = round(count * (0.7 * elapsed + 0.3 * elapsed * elapsed))
-        todays: list[tuple[str, QueryInput]] = []
         if offset in busy_days:
-            todays.extend(maker.busy_day(day))
+            planned.setdefault(offset, []).extend(maker.busy_day(day))
         if offset in fixation_days:
-            todays.extend(maker.fixation(day))
-        todays = todays[: target_total - emitted]
+            for later, query in maker.fixation(day):
+                planned.setdefault(offset + later, []).append(("BPD", query))
+        todays = planned.pop(offset, [])[: target_total - emitted]
         todays.extend(maker.routine(day) for _ in range(target_total - emitted - len(todays)))
         todays.sort(key=lambda pair: pair[1].occurred_at)
         yield from todays
