@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from audit import flags, signing
+from audit import flags, signals, signing
 from audit.leaves import commitment_bytes, iso_utc, leaf_bytes, leaf_hash_hex
 from audit.merkle import TreeBuilder
 from audit.models import (
@@ -244,9 +244,11 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
         LogState.objects.filter(id=1).update(
             size=sequence, frontier=[[level, h.hex()] for level, h in tree.frontier()]
         )
-        new_flags = _flag_entries(
-            list(QueryLogEntry.objects.filter(sequence__gte=state.size, sequence__lt=sequence))
+        recorded = list(
+            QueryLogEntry.objects.filter(sequence__gte=state.size, sequence__lt=sequence)
         )
+        new_flags = _flag_entries(recorded)
+        signals.queries_recorded.send(sender=QueryLogEntry, entries=recorded, flags=new_flags)
         transaction.on_commit(publish_tree_head_if_due)
     else:
         new_flags = {}
@@ -297,8 +299,13 @@ def reflag(*, start: date, end: date, progress: Callable[[int], None] = lambda n
         if not chunk:
             return done
         with transaction.atomic():
+            before = flags.stored_flags(chunk)
             QueryFlag.objects.filter(entry_id__in=chunk).delete()
-            _flag_entries(list(QueryLogEntry.objects.filter(sequence__in=chunk)))
+            entries = list(QueryLogEntry.objects.filter(sequence__in=chunk))
+            after = _flag_entries(entries)
+            signals.flags_replaced.send(
+                sender=QueryFlag, entries=entries, before=before, after=after
+            )
         done += len(chunk)
         last = chunk[-1]
         progress(len(chunk))
@@ -318,7 +325,7 @@ class OutcomeInput:
 def record_outcomes(*, outcomes: list[OutcomeInput]) -> list[QueryOutcome]:
     """Append outcomes (lead, arrest, ...) to recorded queries, all or none."""
     now = timezone.now()
-    return QueryOutcome.objects.bulk_create(
+    created = QueryOutcome.objects.bulk_create(
         [
             QueryOutcome(
                 entry_id=o.sequence,
@@ -330,6 +337,8 @@ def record_outcomes(*, outcomes: list[OutcomeInput]) -> list[QueryOutcome]:
             for o in outcomes
         ]
     )
+    signals.outcomes_recorded.send(sender=QueryOutcome, outcomes=created)
+    return created
 
 
 def record_outcome(

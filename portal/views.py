@@ -1,7 +1,8 @@
-"""Site-shell views: health check."""
+"""Site-shell views: health check and favicon."""
 
 from django.db import DatabaseError, connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -17,3 +18,9 @@ def healthz(request):
     except DatabaseError:
         return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages without a <link rel=icon> (JSON, files)."""
+    return HttpResponsePermanentRedirect(static("portal/favicon.svg"))

@@ -10,7 +10,7 @@ class ReportsConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from reports import models
+        from reports import models, receivers  # noqa: F401  (connects the rollup receivers)
 
         for model in (models.Vendor, models.Contract, models.Expenditure):
             auditlog.register(model)

@@ -76,3 +76,121 @@ class Expenditure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.amount} ({self.contract})"
+
+
+class Granularity(models.TextChoices):
+    DAY = "day", _("Day")
+    MONTH = "month", _("Month")
+
+
+class Rollup(models.Model):
+    """Counts of the log kept per day and per month, so reports never scan the raw log.
+
+    Each row covers `period_start` (a local date, or the first of a month) for one combination
+    of dimensions. Rows are kept up to date in the same transaction as every recorded entry,
+    outcome and reflag, and `manage.py rebuild_rollups` recomputes them from the log.
+    """
+
+    granularity = models.CharField(max_length=5, choices=Granularity.choices)
+    period_start = models.DateField()
+    technology = models.CharField(max_length=50)
+    # Counts are plain integers (no CHECK >= 0): an upsert's candidate row may carry a
+    # decrement, and SQLite checks constraints before resolving the conflict into an update.
+
+    DIMENSIONS: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        dims = " ".join(str(getattr(self, d)) for d in self.DIMENSIONS)
+        return f"{self.granularity} {self.period_start} {self.technology} {dims}"
+
+
+class UsageRollup(Rollup):
+    query_type = models.CharField(max_length=40)
+    agency = models.CharField(max_length=32, help_text=_("Requesting agency code."))
+    offense_category = models.CharField(max_length=64)
+    scope = models.CharField(max_length=16)
+    proxy = models.BooleanField(help_text=_("Made on behalf of another agency."))
+    queries = models.IntegerField(default=0)
+    with_case_number = models.IntegerField(default=0)
+    with_supervisor = models.IntegerField(default=0)
+    flagged = models.IntegerField(default=0)
+
+    DIMENSIONS = ("query_type", "agency", "offense_category", "scope", "proxy")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["granularity", "period_start", "technology", "query_type", "agency",
+                        "offense_category", "scope", "proxy"],
+                name="usage_rollup_key",
+            )
+        ]  # fmt: skip
+
+
+class FlagRollup(Rollup):
+    agency = models.CharField(max_length=32)
+    offense_category = models.CharField(max_length=64)
+    flag = models.CharField(max_length=40)
+    queries = models.IntegerField(default=0)
+
+    DIMENSIONS = ("agency", "offense_category", "flag")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["granularity", "period_start", "technology", "agency",
+                        "offense_category", "flag"],
+                name="flag_rollup_key",
+            )
+        ]  # fmt: skip
+
+
+class OutcomeRollup(Rollup):
+    offense_category = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=16)
+    outcomes = models.IntegerField(default=0)
+
+    DIMENSIONS = ("offense_category", "outcome")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["granularity", "period_start", "technology", "offense_category",
+                        "outcome"],
+                name="outcome_rollup_key",
+            )
+        ]  # fmt: skip
+
+
+class UnitRollup(Rollup):
+    unit = models.CharField(max_length=100)
+    queries = models.IntegerField(default=0)
+    flagged = models.IntegerField(default=0)
+
+    DIMENSIONS = ("unit",)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["granularity", "period_start", "technology", "unit"],
+                name="unit_rollup_key",
+            )
+        ]
+
+
+class HourRollup(Rollup):
+    hour = models.PositiveSmallIntegerField(help_text=_("Local hour of day, 0-23."))
+    queries = models.IntegerField(default=0)
+
+    DIMENSIONS = ("hour",)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["granularity", "period_start", "technology", "hour"],
+                name="hour_rollup_key",
+            )
+        ]

@@ -1,0 +1,32 @@
+"""Keep the rollups in step with the log, inside the same transaction as each write."""
+
+from django.dispatch import receiver
+
+from audit import signals
+from reports.models import FlagRollup
+from reports.rollups import Tally
+
+
+@receiver(signals.queries_recorded)
+def count_recorded_queries(sender, entries, flags, **kwargs):
+    tally = Tally()
+    tally.entries(entries, flags)
+    tally.apply()
+
+
+@receiver(signals.outcomes_recorded)
+def count_outcomes(sender, outcomes, **kwargs):
+    tally = Tally()
+    tally.outcomes([(o.entry_id, o.outcome) for o in outcomes])
+    tally.apply()
+
+
+@receiver(signals.flags_replaced)
+def recount_flags(sender, entries, before, after, **kwargs):
+    tally = Tally()
+    tally.reflagged(entries, before, after)
+    tally.apply()
+    days = {e.local_date for e in entries}
+    FlagRollup.objects.filter(
+        queries=0, period_start__gte=min(days).replace(day=1), period_start__lte=max(days)
+    ).delete()

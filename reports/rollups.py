@@ -1,0 +1,172 @@
+"""Keeping the rollup tables: counting entries, flags and outcomes per day and per month.
+
+The same `Tally` serves the incremental path (receivers of audit's signals, inside the write's
+transaction) and `rebuild_rollups`, so a rebuild always equals the incremental result.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import date
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.models import Operator, QueryFlag, QueryLogEntry, QueryOutcome
+from reports.models import FlagRollup, HourRollup, OutcomeRollup, UnitRollup, UsageRollup
+
+ROLLUPS = (UsageRollup, FlagRollup, OutcomeRollup, UnitRollup, HourRollup)
+MEASURES = {
+    UsageRollup: ("queries", "with_case_number", "with_supervisor", "flagged"),
+    FlagRollup: ("queries",),
+    OutcomeRollup: ("outcomes",),
+    UnitRollup: ("queries", "flagged"),
+    HourRollup: ("queries",),
+}
+
+
+def _periods(day: date) -> tuple[tuple[str, date], tuple[str, date]]:
+    return ("day", day), ("month", day.replace(day=1))
+
+
+class Tally:
+    """Increments to apply to the rollup tables, keyed by each table's unique dimensions."""
+
+    def __init__(self) -> None:
+        self.counts: dict[type, dict[tuple, list[int]]] = {
+            model: defaultdict(lambda m=model: [0] * len(MEASURES[m])) for model in ROLLUPS
+        }
+        self._tz = timezone.get_default_timezone()
+
+    def _add(self, model, key: tuple, values: Iterable[int]) -> None:
+        row = self.counts[model][key]
+        for i, value in enumerate(values):
+            row[i] += value
+
+    def entries(self, entries: list[QueryLogEntry], flags: dict[int, list[str]], sign: int = 1):
+        """Count entries (with their flags) in or, with sign=-1, out of the rollups."""
+        units = _units(entries)
+        for e in entries:
+            found = flags.get(e.sequence, ())
+            flagged = 1 if found else 0
+            unit = units.get(e.operator_id, "")
+            hour = e.occurred_at.astimezone(self._tz).hour
+            for granularity, start in _periods(e.local_date):
+                base = (granularity, start, e.technology_id)
+                self._add(
+                    UsageRollup,
+                    (*base, e.query_type, e.requesting_agency_code, e.offense_category,
+                     e.scope, bool(e.on_behalf_of)),
+                    (sign, sign * bool(e.case_number), sign * bool(e.supervisor_badge),
+                     sign * flagged),
+                )  # fmt: skip
+                for flag in found:
+                    key = (*base, e.requesting_agency_code, e.offense_category, flag)
+                    self._add(FlagRollup, key, (sign,))
+                self._add(UnitRollup, (*base, unit), (sign, sign * flagged))
+                self._add(HourRollup, (*base, hour), (sign,))
+
+    def reflagged(self, entries: list[QueryLogEntry], before: dict, after: dict) -> None:
+        """Move entries from their old flags to their new ones."""
+        units = _units(entries)
+        for e in entries:
+            old, new = before.get(e.sequence, []), after.get(e.sequence, [])
+            if old == new:
+                continue
+            change = (1 if new else 0) - (1 if old else 0)
+            for granularity, start in _periods(e.local_date):
+                base = (granularity, start, e.technology_id)
+                for flag in old:
+                    self._add(FlagRollup, (*base, e.requesting_agency_code, e.offense_category,
+                                           flag), (-1,))  # fmt: skip
+                for flag in new:
+                    self._add(FlagRollup, (*base, e.requesting_agency_code, e.offense_category,
+                                           flag), (1,))  # fmt: skip
+                if change:
+                    self._add(
+                        UsageRollup,
+                        (*base, e.query_type, e.requesting_agency_code, e.offense_category,
+                         e.scope, bool(e.on_behalf_of)),
+                        (0, 0, 0, change),
+                    )  # fmt: skip
+                    self._add(UnitRollup, (*base, units.get(e.operator_id, "")), (0, change))
+
+    def outcomes(self, outcomes: list[tuple[int, str]]) -> None:
+        """Count (entry sequence, outcome kind) pairs."""
+        facts = dict(
+            (seq, (day, tech, category))
+            for seq, day, tech, category in QueryLogEntry.objects.filter(
+                sequence__in={seq for seq, _ in outcomes}
+            ).values_list("sequence", "local_date", "technology_id", "offense_category")
+        )
+        for sequence, outcome in outcomes:
+            day, tech, category = facts[sequence]
+            for granularity, start in _periods(day):
+                self._add(OutcomeRollup, (granularity, start, tech, category, outcome), (1,))
+
+    def apply(self) -> None:
+        """Add the tallied increments to the tables (upsert), then forget them."""
+        with connection.cursor() as cursor:
+            for model, counts in self.counts.items():
+                rows = [
+                    (*key[:1], connection.ops.adapt_datefield_value(key[1]), *key[2:], *values)
+                    for key, values in counts.items()
+                    if any(values)
+                ]
+                if rows:
+                    cursor.executemany(_upsert_sql(model), rows)
+                counts.clear()
+
+
+def _units(entries: list[QueryLogEntry]) -> dict[int, str]:
+    operator_ids = {e.operator_id for e in entries if e.operator_id}
+    return dict(Operator.objects.filter(id__in=operator_ids).values_list("id", "unit"))
+
+
+def _upsert_sql(model) -> str:
+    table = model._meta.db_table
+    keys = ["granularity", "period_start", "technology", *model.DIMENSIONS]
+    measures = MEASURES[model]
+    columns = ", ".join(keys + list(measures))
+    placeholders = ", ".join(["%s"] * (len(keys) + len(measures)))
+    updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
+    # Table and column names come from the models, never from input.
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+
+
+def rebuild(*, progress: Callable[[int], None] = lambda n: None, chunk: int = 5000) -> int:
+    """Recompute every rollup from the log in one transaction; returns entries counted."""
+    with transaction.atomic():
+        for model in ROLLUPS:
+            model.objects.all().delete()
+        counted = 0
+        last = -1
+        while True:
+            entries = list(
+                QueryLogEntry.objects.filter(sequence__gt=last).order_by("sequence")[:chunk]
+            )
+            if not entries:
+                break
+            sequences = [e.sequence for e in entries]
+            flags: dict[int, list[str]] = defaultdict(list)
+            for sequence, flag in QueryFlag.objects.filter(entry_id__in=sequences).values_list(
+                "entry_id", "flag"
+            ):
+                flags[sequence].append(flag)
+            tally = Tally()
+            tally.entries(entries, flags)
+            tally.outcomes(
+                list(
+                    QueryOutcome.objects.filter(entry_id__in=sequences).values_list(
+                        "entry_id", "outcome"
+                    )
+                )
+            )
+            tally.apply()
+            counted += len(entries)
+            last = sequences[-1]
+            progress(len(entries))
+        FlagRollup.objects.filter(queries=0).delete()
+        return counted
