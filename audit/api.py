@@ -1,5 +1,7 @@
 """The audit app's HTTP API: ingest for integrations and the public, verifiable log."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -33,14 +35,18 @@ def exception_handler(exc, context):
     if isinstance(exc, IngestRejected):
         return Response({"detail": exc.detail, "errors": exc.errors}, status=400)
     if isinstance(exc, services.IdempotencyConflict):
-        errors = {
-            "client_ref": [
-                f"'{ref}' was already recorded with different content." for ref in exc.client_refs
-            ]
-        }
-        return Response({"detail": str(exc), "errors": errors}, status=409)
+        message = "Already recorded with different content under this client_ref."
+        errors: dict = {"client_ref": [f"'{ref}': {message}" for ref in exc.client_refs]}
+        if exc.positions is not None:
+            errors = {str(position): {"client_ref": [message]} for position in exc.positions}
+        return Response({"detail": f"{exc}. {REFUSED}", "errors": errors}, status=409)
     if isinstance(exc, exceptions.ParseError):
-        return Response({"detail": f"Malformed JSON: {exc.detail}. {REFUSED}"}, status=400)
+        problem = f"Malformed JSON: {exc.detail}."
+        return Response({"detail": f"{problem} {REFUSED}", "errors": {"body": [problem]}}, 400)
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
+        problem = f"The request body is larger than {limit} MB; send fewer queries per request."
+        return Response({"detail": f"{problem} {REFUSED}", "errors": {"body": [problem]}}, 413)
     return drf_exception_handler(exc, context)
 
 
@@ -115,7 +121,13 @@ class QueryCollectionView(APIView):
             technologies=services.technology_query_types(),
             default_agency=integration.agency.code,
         )
-        results = services.record_queries(integration=integration, queries=queries)
+        try:
+            results = services.record_queries(integration=integration, queries=queries)
+        except services.IdempotencyConflict as conflict:
+            if was_array:
+                refs = set(conflict.client_refs)
+                conflict.positions = [i for i, q in enumerate(queries) if q.client_ref in refs]
+            raise
         code = status.HTTP_201_CREATED if any(r.created for r in results) else status.HTTP_200_OK
         if was_array:
             return Response({"results": [r.as_response() for r in results]}, status=code)

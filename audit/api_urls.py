@@ -1,13 +1,15 @@
 """URLs of the audit API under /api/v1/."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from audit import api
 
 app_name = "audit-api"
 
 urlpatterns = [
-    path("queries/", api.QueryCollectionView.as_view(), name="queries"),
+    # The slash is optional: a client posting to .../queries must not be redirected (a
+    # redirect drops the body) but recorded.
+    re_path(r"^queries/?$", api.QueryCollectionView.as_view(), name="queries"),
     path("queries/<int:sequence>/", api.EntryDetailAPIView.as_view(), name="query-detail"),
     path("queries/<int:sequence>/outcomes/", api.OutcomeView.as_view(), name="outcomes"),
     path("log/public-key", api.PublicKeyView.as_view(), name="public-key"),

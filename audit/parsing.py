@@ -121,6 +121,10 @@ def _parse_one(
     unknown = sorted(set(item) - FIELDS)
     for name in unknown:
         errors[name] = ["Unknown field."]
+    for name, value in item.items():
+        # PostgreSQL text cannot hold NUL, and no real field needs it.
+        if isinstance(value, str) and "\x00" in value and name in FIELDS:
+            errors[name] = ["May not contain the NUL character (U+0000)."]
 
     technology = item.get("technology")
     query_types: frozenset[str] | None = None

@@ -188,7 +188,8 @@ def random_sample(*, start, end, size: int, seed: int) -> list[int]:
     """A reproducible sample of sequences dated start..end, stratified by technology.
 
     Each technology gets a share of `size` proportional to its entries in the period (at least
-    one when it has any); the same seed, period and log always give the same sample.
+    one when it has any and the sample is large enough); the shares add up to exactly `size`
+    (or all entries, if fewer). The same seed, period and log always give the same sample.
     """
     rng = random.Random(seed)
     strata: dict[str, list[int]] = {}
@@ -203,11 +204,21 @@ def random_sample(*, start, end, size: int, seed: int) -> list[int]:
     if total == 0:
         return []
     size = min(size, total)
+    # Largest-remainder allocation: shares proportional to use, summing exactly to `size`.
+    exact = {tech: size * len(members) / total for tech, members in strata.items()}
+    shares = {tech: int(quota) for tech, quota in exact.items()}
+    by_remainder = sorted(strata, key=lambda tech: (shares[tech] - exact[tech], tech))
+    for tech in by_remainder[: size - sum(shares.values())]:
+        shares[tech] += 1
+    # Every technology used in the period is represented when the sample is big enough.
+    for tech in sorted(strata):
+        if shares[tech] == 0 and size >= len(strata):
+            donor = max(shares, key=lambda t: (shares[t], t))
+            shares[donor] -= 1
+            shares[tech] = 1
     chosen: list[int] = []
-    for technology in sorted(strata):
-        members = strata[technology]
-        share = max(1, round(size * len(members) / total))
-        chosen.extend(rng.sample(members, min(share, len(members))))
+    for tech in sorted(strata):
+        chosen.extend(rng.sample(strata[tech], shares[tech]))
     return sorted(chosen)
 
 

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from audit.leaves import iso_utc
 from audit.models import QueryLogEntry, QueryOutcome, Scope
 
 
@@ -47,10 +48,14 @@ class OutcomeInSerializer(serializers.Serializer):
 
 class OutcomeOutSerializer(serializers.ModelSerializer):
     sequence = serializers.IntegerField(source="entry_id")
+    recorded_at = serializers.SerializerMethodField()
 
     class Meta:
         model = QueryOutcome
         fields = ["id", "sequence", "outcome", "note", "recorded_at"]
+
+    def get_recorded_at(self, outcome) -> str:
+        return iso_utc(outcome.recorded_at)  # UTC, like every time the ingest API returns
 
 
 class ErrorSerializer(serializers.Serializer):

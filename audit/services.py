@@ -38,6 +38,7 @@ class IdempotencyConflict(Exception):
             "client_ref already recorded with different content: " + ", ".join(client_refs)
         )
         self.client_refs = client_refs
+        self.positions: list[int] | None = None  # indexes in the request, set by the API
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +250,8 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
         )
         new_flags = _flag_entries(recorded)
         signals.queries_recorded.send(sender=QueryLogEntry, entries=recorded, flags=new_flags)
-        transaction.on_commit(publish_tree_head_if_due)
+        # robust: the queries are recorded whatever happens to the head; it is retried later.
+        transaction.on_commit(publish_tree_head_if_due, robust=True)
     else:
         new_flags = {}
     old_flags = flags.stored_flags([e.sequence for e in existing.values()])

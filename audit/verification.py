@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from django.db import connection
+from django.db.models import F
 
 from audit import signing
 from audit.leaves import commitment_bytes, iso_utc, leaf_bytes, leaf_hash_hex
@@ -222,10 +223,37 @@ def verify_log(*, progress: Callable[[int], None] = lambda n: None) -> VerifiedL
     top = max(nodes.levels_started(), default=0)
     if MerkleNode.objects.filter(level__gt=top).exists():
         raise LogVerificationError("Stored subtrees exist above the tree's height.")
+    _check_links()
     frontier = [[level, digest.hex()] for level, digest in tree.frontier()]
     if frontier != state.frontier:
         raise LogVerificationError("The log state's frontier does not match the entries.")
     return VerifiedLog(size=expected, root_hash=tree.root().hex(), heads_checked=len(heads))
+
+
+def _check_links() -> None:
+    """The resolved operator, supervisor and agency links must match the committed codes.
+
+    The links are not part of the commitment (the codes are), so an edited link would
+    otherwise make pages show another person than the one the log committed to.
+    """
+    links = {
+        "operator": ("operator__badge_number", "operator_badge"),
+        "supervisor": ("supervisor__badge_number", "supervisor_badge"),
+        "requesting_agency": ("requesting_agency__code", "requesting_agency_code"),
+    }
+    for link, (linked, committed) in links.items():
+        wrong = (
+            QueryLogEntry.objects.filter(**{f"{link}__isnull": False})
+            .exclude(**{linked: F(committed)})
+            .order_by("sequence")
+            .values_list("sequence", flat=True)
+            .first()
+        )
+        if wrong is not None:
+            raise LogVerificationError(
+                f"Entry {wrong}: its {link.replace('_', ' ')} link does not match the "
+                f"committed {committed.replace('_', ' ')}."
+            )
 
 
 def _check_head(head: SignedTreeHead, tree: TreeBuilder, rest: Iterator) -> SignedTreeHead | None:

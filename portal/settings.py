@@ -38,9 +38,13 @@ def secret_from_file(path: Path, nbytes: int = 32) -> str:
     return path.read_text().strip()
 
 
+# Keys and the embedded database are readable by the portal's own user only.
+SIGHTLINE_DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 DEBUG = env_bool("DEBUG", default=False)
 
-# Production (DEBUG off) must be given a real SECRET_KEY; `make serve` refuses to start without
+# Deployments set SECRET_KEY; without it, a key generated once into the data directory is used
 # one. Development falls back to a key generated into the data directory.
 SECRET_KEY = os.environ.get("SECRET_KEY") or secret_from_file(SIGHTLINE_DATA_DIR / "secret_key")
 
@@ -126,7 +130,6 @@ else:
             },
         }
     }
-    SIGHTLINE_DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -235,8 +238,6 @@ SIGHTLINE_SIGNING_KEY_FILE = Path(
 )
 # A new tree head is published when the log has grown and the last head is this old (seconds).
 SIGHTLINE_TREE_HEAD_INTERVAL = int(os.environ.get("SIGHTLINE_TREE_HEAD_INTERVAL", "60"))
-# Code of the city's own department; every other agency is a partner or outside agency.
-SIGHTLINE_HOME_AGENCY = os.environ.get("SIGHTLINE_HOME_AGENCY", "BPD")
 # Local hours the center is staffed ("HH:MM-HH:MM"); Birmingham's center runs 19 hours a day.
 SIGHTLINE_STAFFED_HOURS = os.environ.get("SIGHTLINE_STAFFED_HOURS", "05:00-24:00")
 # Purposes no technology may be used for: a query whose offense group or justification matches
