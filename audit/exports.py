@@ -10,6 +10,7 @@ from typing import IO
 from django.db.models import QuerySet
 from django.utils import timezone
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from audit.models import AuditReview, QueryFlag, QueryOutcome
 
@@ -127,6 +128,14 @@ def neutralize(value):
     return value
 
 
+def _xlsx_cell(value):
+    """XLSX cannot hold control characters: each becomes U+FFFD, visibly replaced."""
+    value = neutralize(value)
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return value
+
+
 class _Line:
     """A write-only file whose last write is handed back (lets csv.writer stream lines)."""
 
@@ -153,7 +162,7 @@ def xlsx_file(data: Iterable[list]) -> IO[bytes]:
     sheet = workbook.create_sheet("query log")
     sheet.append(COLUMNS)
     for row in data:
-        sheet.append([neutralize(v) for v in row])
+        sheet.append([_xlsx_cell(v) for v in row])
     handle = tempfile.TemporaryFile()  # noqa: SIM115 (the response closes it when sent)
     workbook.save(handle)
     handle.seek(0)

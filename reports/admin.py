@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from reports.models import Contract, Expenditure, Vendor
+from reports.models import AnnualStatement, Contract, Expenditure, Vendor
 
 
 @admin.register(Vendor)
@@ -26,3 +26,9 @@ class ContractAdmin(admin.ModelAdmin):
 class ExpenditureAdmin(admin.ModelAdmin):
     list_display = ["date", "contract", "amount"]
     date_hierarchy = "date"
+
+
+@admin.register(AnnualStatement)
+class AnnualStatementAdmin(admin.ModelAdmin):
+    list_display = ["technology", "fiscal_year", "complaints_received"]
+    list_filter = ["technology", "fiscal_year"]

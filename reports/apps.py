@@ -12,5 +12,5 @@ class ReportsConfig(AppConfig):
 
         from reports import models, receivers  # noqa: F401  (connects the rollup receivers)
 
-        for model in (models.Vendor, models.Contract, models.Expenditure):
+        for model in (models.Vendor, models.Contract, models.Expenditure, models.AnnualStatement):
             auditlog.register(model)

@@ -194,3 +194,27 @@ class HourRollup(Rollup):
                 name="hour_rollup_key",
             )
         ]
+
+
+class AnnualStatement(models.Model):
+    """What staff add to a technology's annual surveillance report (complaints and more)."""
+
+    technology = models.ForeignKey(Technology, on_delete=models.PROTECT, related_name="+")
+    fiscal_year = models.PositiveSmallIntegerField(help_text=_("E.g. 2026 for FY2026."))
+    complaints_received = models.PositiveIntegerField(default=0)
+    complaints_summary = models.TextField(blank=True)
+    civil_rights_review = models.TextField(
+        blank=True, help_text=_("Any assessment of civil rights and liberties impacts.")
+    )
+    requested_changes = models.TextField(
+        blank=True, help_text=_("Changes to the policy or the technology requested or planned.")
+    )
+
+    class Meta:
+        ordering = ["-fiscal_year", "technology"]
+        constraints = [
+            models.UniqueConstraint(fields=["technology", "fiscal_year"], name="one_statement")
+        ]
+
+    def __str__(self) -> str:
+        return f"FY{self.fiscal_year} statement for {self.technology}"

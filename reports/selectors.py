@@ -1,0 +1,210 @@
+"""Reads for reports: counts from the rollup tables (never the raw log) and spending records."""
+
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from audit.models import Agency, AuditReview, Technology
+from reports.models import (
+    Contract,
+    Expenditure,
+    FlagRollup,
+    HourRollup,
+    OutcomeRollup,
+    UnitRollup,
+    UsageRollup,
+)
+from reports.periods import Period, add_months, fiscal_year_of
+
+FACILITY = "rtcc-facility"  # contracts for the shared center rather than one technology
+POSITIVE_OUTCOMES = ("lead",)
+
+
+def rollup_rows(model, period: Period, technology: str | None = None) -> QuerySet:
+    """Rows covering exactly the period: whole months from monthly rows, the rest from days."""
+    first_full = (
+        period.start if period.start.day == 1 else add_months(period.start.replace(day=1), 1)
+    )
+    after_end = period.end + timedelta(days=1)
+    last_full = after_end.replace(day=1)  # first day of the month holding after_end
+    condition = Q()
+    if first_full < last_full:
+        condition |= Q(
+            granularity="month", period_start__gte=first_full, period_start__lt=last_full
+        )
+        condition |= Q(
+            granularity="day", period_start__gte=period.start, period_start__lt=first_full
+        )
+        condition |= Q(granularity="day", period_start__gte=last_full, period_start__lte=period.end)
+    else:
+        condition = Q(
+            granularity="day", period_start__gte=period.start, period_start__lte=period.end
+        )
+    rows = model.objects.filter(condition)
+    return rows.filter(technology=technology) if technology else rows
+
+
+def usage_totals(period: Period, technology: str | None = None) -> dict[str, int]:
+    totals = rollup_rows(UsageRollup, period, technology).aggregate(
+        queries=Sum("queries"),
+        with_case_number=Sum("with_case_number"),
+        with_supervisor=Sum("with_supervisor"),
+        flagged=Sum("flagged"),
+    )
+    return {key: value or 0 for key, value in totals.items()}
+
+
+def usage_by(
+    period: Period, *dimensions: str, model=UsageRollup, technology: str | None = None
+) -> dict[tuple, int]:
+    """Queries grouped by the given rollup columns."""
+    rows = rollup_rows(model, period, technology).values(*dimensions).annotate(n=Sum("queries"))
+    return {tuple(row[d] for d in dimensions): row["n"] for row in rows if row["n"]}
+
+
+def usage_by_month(period: Period) -> dict[tuple, int]:
+    """Queries per (first of month, technology)."""
+    counts: dict[tuple, int] = defaultdict(int)
+    for row in (
+        rollup_rows(UsageRollup, period)
+        .values("period_start", "technology")
+        .annotate(n=Sum("queries"))
+    ):
+        counts[(row["period_start"].replace(day=1), row["technology"])] += row["n"]
+    return dict(counts)
+
+
+def flagged_by_unit(period: Period, technology: str | None = None) -> dict[str, tuple[int, int]]:
+    rows = (
+        rollup_rows(UnitRollup, period, technology)
+        .values("unit")
+        .annotate(n=Sum("queries"), f=Sum("flagged"))
+    )
+    return {row["unit"]: (row["n"], row["f"]) for row in rows if row["n"]}
+
+
+def flag_counts(period: Period, *dimensions: str, technology: str | None = None) -> dict:
+    rows = (
+        rollup_rows(FlagRollup, period, technology)
+        .values("flag", *dimensions)
+        .annotate(n=Sum("queries"))
+    )
+    return {(row["flag"], *(row[d] for d in dimensions)): row["n"] for row in rows if row["n"]}
+
+
+def flag_trend(period: Period) -> dict[tuple, int]:
+    counts: dict[tuple, int] = defaultdict(int)
+    for row in (
+        rollup_rows(FlagRollup, period).values("period_start", "flag").annotate(n=Sum("queries"))
+    ):
+        counts[(row["period_start"].replace(day=1), row["flag"])] += row["n"]
+    return dict(counts)
+
+
+def outcome_counts(period: Period, *dimensions: str, technology: str | None = None) -> dict:
+    rows = (
+        rollup_rows(OutcomeRollup, period, technology)
+        .values("outcome", *dimensions)
+        .annotate(n=Sum("outcomes"))
+    )
+    return {(row["outcome"], *(row[d] for d in dimensions)): row["n"] for row in rows if row["n"]}
+
+
+def hours(period: Period, technology: str | None = None) -> dict[int, int]:
+    counts = usage_by(period, "hour", model=HourRollup, technology=technology)
+    return {key[0]: n for key, n in counts.items()}
+
+
+def reviews_by_finding(period: Period, technology: str | None = None) -> dict[str, int]:
+    """Audit reviews recorded during the period, by their finding."""
+    reviews = AuditReview.objects.filter(created_at__date__range=(period.start, period.end))
+    if technology:
+        reviews = reviews.filter(entry__technology_id=technology)
+    rows = reviews.values("finding").annotate(n=Count("id"))
+    return {row["finding"]: row["n"] for row in rows}
+
+
+def agency_kinds() -> dict[str, str]:
+    """Each registered agency code's kind for reports: home, partner (registered) or outside."""
+    return {
+        code: ("home" if home else "partner")
+        for code, home in Agency.objects.values_list("code", "is_home")
+    }
+
+
+def technology_names() -> dict[str, str]:
+    return dict(Technology.objects.values_list("slug", "name"))
+
+
+# --- Spending ---------------------------------------------------------------------------------
+
+
+def expenditures(period: Period) -> dict[tuple[str, str], Decimal]:
+    """Money paid in the period by (technology slug or FACILITY, funding source)."""
+    rows = (
+        Expenditure.objects.filter(date__range=(period.start, period.end))
+        .values("contract__technology__slug", "contract__funding_source")
+        .annotate(total=Sum("amount"))
+    )
+    return {
+        (row["contract__technology__slug"] or FACILITY, row["contract__funding_source"]): row[
+            "total"
+        ]
+        for row in rows
+    }
+
+
+def spending_by_fiscal_year() -> dict[tuple[int, str, str], Decimal]:
+    """All expenditures by (fiscal year, technology or FACILITY, funding source)."""
+    totals: dict[tuple[int, str, str], Decimal] = defaultdict(Decimal)
+    for day, slug, source, amount in Expenditure.objects.values_list(
+        "date", "contract__technology__slug", "contract__funding_source", "amount"
+    ):
+        totals[(fiscal_year_of(day), slug or FACILITY, source)] += amount
+    return dict(totals)
+
+
+def contracts_with_spending() -> list[Contract]:
+    """Every contract with `spent` (paid to date) and `remaining` commitment."""
+    contracts = list(
+        Contract.objects.select_related("vendor", "technology").annotate(
+            spent=Sum("expenditures__amount")
+        )
+    )
+    for contract in contracts:
+        contract.spent = contract.spent or Decimal("0.00")
+        contract.remaining = contract.total_value - contract.spent
+    return contracts
+
+
+def cost_per_query(period: Period) -> dict[str, dict]:
+    """Cost per query and per lead for each technology in the period (method on the page).
+
+    A technology's cost is what was paid in the period under its own contracts plus a share of
+    the shared-facility payments in proportion to its share of all queries in the period.
+    """
+    paid = expenditures(period)
+    by_technology: dict[str, Decimal] = defaultdict(Decimal)
+    for (slug, _source), amount in paid.items():
+        by_technology[slug] += amount
+    facility = by_technology.pop(FACILITY, Decimal("0"))
+    queries = {key[0]: n for key, n in usage_by(period, "technology").items()}
+    leads = {
+        key[1]: n for key, n in outcome_counts(period, "technology").items() if key[0] == "lead"
+    }
+    total_queries = sum(queries.values())
+    result = {}
+    for slug in sorted(set(queries) | set(by_technology)):
+        n = queries.get(slug, 0)
+        share = (facility * n / total_queries) if total_queries else Decimal("0")
+        cost = (by_technology.get(slug, Decimal("0")) + share).quantize(Decimal("0.01"))
+        result[slug] = {
+            "cost": cost,
+            "queries": n,
+            "leads": leads.get(slug, 0),
+            "per_query": (cost / n).quantize(Decimal("0.01")) if n else None,
+            "per_lead": (cost / leads[slug]).quantize(Decimal("0.01")) if leads.get(slug) else None,
+        }
+    return result
