@@ -100,10 +100,10 @@ def staffed_hours(spec: str) -> StaffedHours:
     return StaffedHours(h1 * 60 + m1, h2 * 60 + m2)
 
 
-@cache
-def _purpose_patterns(purposes_key: str) -> list[tuple[frozenset[str], re.Pattern | None]]:
+def purpose_patterns(purposes: dict) -> list[tuple[frozenset[str], re.Pattern | None]]:
+    """Compile the prohibited purposes setting: (offense groups, keyword pattern) each."""
     patterns = []
-    for spec in settings.SIGHTLINE_PROHIBITED_PURPOSES.values():
+    for spec in purposes.values():
         words = spec.get("keywords", [])
         acronyms = [w for w in words if w.isupper()]
         others = [w for w in words if not w.isupper()]
@@ -117,10 +117,9 @@ def _purpose_patterns(purposes_key: str) -> list[tuple[frozenset[str], re.Patter
     return patterns
 
 
-def prohibited_purpose(category: str, justification: str) -> bool:
-    """True when the offense group or the reason matches a configured prohibited purpose."""
-    purposes = settings.SIGHTLINE_PROHIBITED_PURPOSES
-    for categories, pattern in _purpose_patterns(repr(purposes)):
+def prohibited_purpose(category: str, justification: str, patterns: list) -> bool:
+    """True when the offense group or the reason matches a prohibited purpose's pattern."""
+    for categories, pattern in patterns:
         if category in categories:
             return True
         if pattern is not None and justification and pattern.search(justification):
@@ -144,6 +143,7 @@ class _Context:
         self.home = set(Agency.objects.filter(is_home=True).values_list("code", flat=True))
         self.known_agency_codes = set(Agency.objects.values_list("code", flat=True))
         self.hours = staffed_hours(settings.SIGHTLINE_STAFFED_HOURS)
+        self.purposes = purpose_patterns(settings.SIGHTLINE_PROHIBITED_PURPOSES)
         self.tz = timezone.get_default_timezone()
         operator_ids = {e.operator_id for e in entries if e.operator_id}
         self.certified: dict[tuple[int, str], date] = {
@@ -229,7 +229,7 @@ def _flags_of(entry: QueryLogEntry, ctx: _Context) -> list[str]:
     if not entry.offense_code:
         found.append(MISSING_OFFENSE)
     allowed = policy.allowed_offense_categories
-    if prohibited_purpose(entry.offense_category, entry.justification) or (
+    if prohibited_purpose(entry.offense_category, entry.justification, ctx.purposes) or (
         allowed and entry.offense_code and entry.offense_category not in allowed
     ):
         found.append(DISALLOWED_OFFENSE)

@@ -60,6 +60,28 @@ class RecordedQuery:
         }
 
 
+@dataclass(slots=True)
+class RecordedEntry:
+    """The facts of a just-written entry that flags and aggregates need (no re-read)."""
+
+    sequence: int
+    occurred_at: datetime
+    local_date: date
+    technology_id: str
+    query_type: str
+    requesting_agency_code: str
+    on_behalf_of: str
+    operator_badge: str
+    operator_id: int | None
+    supervisor_badge: str
+    target_fingerprint: str
+    offense_code: str
+    offense_category: str
+    justification: str
+    case_number: str
+    scope: str
+
+
 def technology_query_types() -> dict[str, frozenset[str]]:
     """Each technology slug with its allowed query types (what the parser needs)."""
     return {
@@ -169,6 +191,7 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
     entry_rows: list[tuple] = []
     node_rows: list[tuple] = []
     new_results: dict[int, tuple[int, str]] = {}
+    recorded: list[RecordedEntry] = []
     sequence = state.size
     for position, q in enumerate(queries):
         if q.client_ref is not None and q.client_ref in existing:
@@ -234,6 +257,26 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
             "leaf_hash": digest,
         }
         entry_rows.append(tuple(row[f.name] for f in _ENTRY_FIELDS))
+        recorded.append(
+            RecordedEntry(
+                sequence=sequence,
+                occurred_at=q.occurred_at,
+                local_date=local_date,
+                technology_id=q.technology,
+                query_type=q.query_type,
+                requesting_agency_code=q.requesting_agency,
+                on_behalf_of=q.on_behalf_of,
+                operator_badge=q.operator,
+                operator_id=row["operator"],
+                supervisor_badge=q.supervisor,
+                target_fingerprint=q.target_fingerprint,
+                offense_code=q.offense_code,
+                offense_category=category,
+                justification=q.justification,
+                case_number=q.case_number,
+                scope=q.scope,
+            )
+        )
         new_results[position] = (sequence, digest)
         sequence += 1
 
@@ -244,9 +287,6 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
                 cursor.executemany(_insert_sql(MerkleNode, _NODE_FIELDS), node_rows)
         LogState.objects.filter(id=1).update(
             size=sequence, frontier=[[level, h.hex()] for level, h in tree.frontier()]
-        )
-        recorded = list(
-            QueryLogEntry.objects.filter(sequence__gte=state.size, sequence__lt=sequence)
         )
         new_flags = _flag_entries(recorded)
         signals.queries_recorded.send(sender=QueryLogEntry, entries=recorded, flags=new_flags)
@@ -277,7 +317,7 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
     return results
 
 
-def _flag_entries(entries: list[QueryLogEntry]) -> dict[int, list[str]]:
+def _flag_entries(entries: list) -> dict[int, list[str]]:
     """Compute and store the flags of entries that have none stored; returns them by sequence."""
     found = flags.flags_for_entries(entries)
     QueryFlag.objects.bulk_create(

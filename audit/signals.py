@@ -6,7 +6,8 @@ the log. `audit` defines them and never imports their receivers (reports connect
 
 from django.dispatch import Signal
 
-# entries: list[QueryLogEntry] just appended; flags: {sequence: [flag, ...]}
+# entries: the entries just appended (objects with QueryLogEntry's field attributes, such as
+# services.RecordedEntry); flags: {sequence: [flag, ...]}
 queries_recorded = Signal()
 # outcomes: list[QueryOutcome] just appended (entry_id set)
 outcomes_recorded = Signal()
