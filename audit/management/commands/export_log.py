@@ -1,13 +1,13 @@
 """Export the query log for a period to a CSV, JSON Lines or XLSX file."""
 
 import shutil
-from datetime import date
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from audit import exports, selectors
+from audit.management.dates import period_from_options
 from audit.models import LogState
 
 
@@ -21,14 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", required=True, help="File to write ('-' for stdout).")
 
     def handle(self, *args, start: str, end: str, format: str, output: str, **options):
-        try:
-            first, last = date.fromisoformat(start), date.fromisoformat(end)
-        except ValueError as problem:
-            raise CommandError(
-                f"--start and --end must be dates like 2026-07-01: {problem}"
-            ) from None
-        if last < first:
-            raise CommandError("--end is before --start.")
+        first, last = period_from_options(start, end)
         if format == "xlsx" and output == "-":
             raise CommandError("XLSX cannot go to stdout; give a file name.")
         size = LogState.objects.values_list("size", flat=True).get(id=1)

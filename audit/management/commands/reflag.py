@@ -1,11 +1,10 @@
 """Recompute policy flags for a period, e.g. after a policy change."""
 
-from datetime import date
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from audit import services
+from audit.management.dates import period_from_options
 from audit.models import QueryLogEntry
 
 
@@ -17,14 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--end", required=True, help="Last local date (YYYY-MM-DD).")
 
     def handle(self, *args, start: str, end: str, **options):
-        try:
-            first, last = date.fromisoformat(start), date.fromisoformat(end)
-        except ValueError as problem:
-            raise CommandError(
-                f"--start and --end must be dates like 2026-07-01: {problem}"
-            ) from None
-        if last < first:
-            raise CommandError("--end is before --start.")
+        first, last = period_from_options(start, end)
         total = QueryLogEntry.objects.filter(local_date__range=(first, last)).count()
         with tqdm(total=total, unit="entry", desc="Re-flagging", file=self.stderr) as bar:
             done = services.reflag(start=first, end=last, progress=bar.update)
