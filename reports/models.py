@@ -218,3 +218,23 @@ class AnnualStatement(models.Model):
 
     def __str__(self) -> str:
         return f"FY{self.fiscal_year} statement for {self.technology}"
+
+
+class PublicSnapshot(models.Model):
+    """Public counts over exactly the entries 0..tree_size-1 of a signed tree head.
+
+    Computed when the head is published (from the previous snapshot plus the new entries), so
+    anyone can recompute every number from the public leaves and check it against the head.
+    """
+
+    tree_size = models.BigIntegerField(unique=True)
+    by_technology_month = models.JSONField(default=dict)
+    by_offense_category = models.JSONField(default=dict)
+    by_agency = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["tree_size"]
+
+    def __str__(self) -> str:
+        return f"public counts at size {self.tree_size}"
