@@ -52,8 +52,8 @@ DESCRIPTIONS = {
     MISSING_JUSTIFICATION: "No reason was given.",
     VAGUE_JUSTIFICATION: "The reason is shorter than the policy's minimum or only generic words.",
     MISSING_OFFENSE: "No offense code was given.",
-    DISALLOWED_OFFENSE: "The offense or the reason falls under a prohibited purpose, or the "
-    "offense is not one the policy allows.",
+    DISALLOWED_OFFENSE: "The offense, the reason or the agency served falls under a prohibited "
+    "purpose, or the offense is not one the policy allows.",
     NO_SUPERVISOR_APPROVAL: "The policy requires a supervisor's approval and none was recorded.",
     UNKNOWN_OPERATOR: "The badge number is not a registered operator.",
     UNCERTIFIED_OPERATOR: "The operator was not certified on this technology on that date.",
@@ -229,7 +229,8 @@ def _flags_of(entry: QueryLogEntry, ctx: _Context) -> list[str]:
     if not entry.offense_code:
         found.append(MISSING_OFFENSE)
     allowed = policy.allowed_offense_categories
-    if prohibited_purpose(entry.offense_category, entry.justification, ctx.purposes) or (
+    purpose_text = f"{entry.justification}\n{entry.on_behalf_of}"  # "for ICE" counts too
+    if prohibited_purpose(entry.offense_category, purpose_text, ctx.purposes) or (
         allowed and entry.offense_code and entry.offense_category not in allowed
     ):
         found.append(DISALLOWED_OFFENSE)

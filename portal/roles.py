@@ -64,3 +64,15 @@ def ensure_demo_users(password: str) -> list[str]:
         if was_created:
             created.append(username)
     return created
+
+
+# Apps whose models administrators maintain in the admin (the log itself stays read-only there).
+ADMINISTERED_APPS = ("audit", "reports", "auth", "rest_framework_api_key")
+
+
+def grant_administrator_permissions(**kwargs) -> None:
+    """Give the administrator group every permission on the administered apps' models."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name=ADMINISTRATOR)
+    group.permissions.add(*Permission.objects.filter(content_type__app_label__in=ADMINISTERED_APPS))
