@@ -9,8 +9,10 @@
       if (!source) { return; }
       var figure = JSON.parse(source.textContent);
       holder.hidden = false;
+      // Static: the chart is a picture of the table beside it (role="img"), with nothing
+      // focusable inside; the table is what keyboard and screen-reader users navigate.
       window.Plotly.newPlot(holder, figure.data, figure.layout, {
-        displaylogo: false, responsive: true, staticPlot: false,
+        staticPlot: true, responsive: true, displayModeBar: false,
       });
     });
   }
