@@ -1,6 +1,7 @@
 """Streaming exports of the query log (CSV, JSON Lines, XLSX) in constant memory."""
 
 import csv
+import io
 import json
 import tempfile
 from collections import defaultdict
@@ -69,10 +70,12 @@ _VALUES = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def rows(entries: QuerySet) -> Iterator[list]:
-    """Export rows of the given entries in sequence order, CHUNK entries per round of queries.
+def row_chunks(entries: QuerySet) -> Iterator[list[list]]:
+    """Export rows of the given entries in sequence order, CHUNK rows at a time.
 
-    Reads in keyset-paged chunks, so memory stays flat whatever the number of entries.
+    Reads in keyset-paged chunks, so memory stays flat whatever the number of entries. The
+    flags, outcomes and reviews of a chunk come from one range query each (cheaper than a
+    long IN list); rows of that range outside the filter are simply not asked for.
     """
     local = timezone.get_default_timezone()
     entries = entries.order_by("sequence")
@@ -81,30 +84,29 @@ def rows(entries: QuerySet) -> Iterator[list]:
         chunk = list(entries.filter(sequence__gt=last).values_list(*_VALUES)[:CHUNK])
         if not chunk:
             return
-        sequences = [row[0] for row in chunk]
+        span = {"entry_id__gte": chunk[0][0], "entry_id__lte": chunk[-1][0]}
         flags = defaultdict(list)
         for sequence, flag in (
-            QueryFlag.objects.filter(entry_id__in=sequences)
+            QueryFlag.objects.filter(**span)
             .order_by("entry_id", "flag")
             .values_list("entry_id", "flag")
         ):
             flags[sequence].append(flag)
         outcomes = defaultdict(list)
         for sequence, outcome in (
-            QueryOutcome.objects.filter(entry_id__in=sequences)
+            QueryOutcome.objects.filter(**span)
             .order_by("entry_id", "id")
             .values_list("entry_id", "outcome")
         ):
             outcomes[sequence].append(outcome)
         reviews = dict(
-            AuditReview.objects.filter(entry_id__in=sequences)
+            AuditReview.objects.filter(**span)
             .order_by("entry_id", "id")
             .values_list("entry_id", "finding")
         )  # later reviews overwrite earlier ones: the latest finding wins
-        for row in chunk:
-            sequence = row[0]
-            yield [
-                sequence,
+        yield [
+            [
+                row[0],
                 row[1].astimezone(local).isoformat(),
                 row[2].astimezone(local).isoformat(),
                 *row[3:8],
@@ -113,12 +115,14 @@ def rows(entries: QuerySet) -> Iterator[list]:
                 *row[10:16],
                 row[16],
                 row[17],
-                ";".join(flags.get(sequence, ())),
-                ";".join(outcomes.get(sequence, ())),
-                reviews.get(sequence, "unreviewed"),
+                ";".join(flags.get(row[0], ())),
+                ";".join(outcomes.get(row[0], ())),
+                reviews.get(row[0], "unreviewed"),
                 row[18],
             ]
-        last = sequences[-1]
+            for row in chunk
+        ]
+        last = chunk[-1][0]
 
 
 def neutralize(value):
@@ -136,33 +140,63 @@ def _xlsx_cell(value):
     return value
 
 
-class _Line:
-    """A write-only file whose last write is handed back (lets csv.writer stream lines)."""
-
-    def write(self, text: str) -> str:
-        return text
-
-
-def csv_lines(data: Iterable[list]) -> Iterator[str]:
-    """RFC 4180 CSV (CRLF line ends, header row), cells neutralized against formulas."""
-    writer = csv.writer(_Line(), lineterminator="\r\n")
-    yield writer.writerow(COLUMNS)
-    for row in data:
-        yield writer.writerow([neutralize(v) for v in row])
-
-
-def jsonl_lines(data: Iterable[list]) -> Iterator[str]:
-    for row in data:
-        yield json.dumps(dict(zip(COLUMNS, row, strict=True)), ensure_ascii=False) + "\n"
+# Columns whose text comes from a client and may start like a formula; the others are
+# numbers, timestamps, hex digests or names the portal itself chose.
+_FREE_TEXT = tuple(
+    COLUMNS.index(name)
+    for name in (
+        "requesting_agency",
+        "on_behalf_of",
+        "operator_badge",
+        "operator_name",
+        "unit",
+        "supervisor_badge",
+        "offense_code",
+        "case_number",
+        "justification",
+    )
+)
 
 
-def xlsx_file(data: Iterable[list]) -> IO[bytes]:
+def _neutralized(row: list) -> list:
+    row = list(row)
+    for index in _FREE_TEXT:
+        row[index] = neutralize(row[index])
+    return row
+
+
+def csv_lines(chunks: Iterable[list[list]]) -> Iterator[str]:
+    """RFC 4180 CSV (CRLF line ends, header row), cells neutralized against formulas.
+
+    Yields one string per chunk of rows: far fewer writes than a line at a time.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    yield buffer.getvalue()
+    for chunk in chunks:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(_neutralized(row) for row in chunk)
+        yield buffer.getvalue()
+
+
+def jsonl_lines(chunks: Iterable[list[list]]) -> Iterator[str]:
+    for chunk in chunks:
+        yield "".join(
+            json.dumps(dict(zip(COLUMNS, row, strict=True)), ensure_ascii=False) + "\n"
+            for row in chunk
+        )
+
+
+def xlsx_file(chunks: Iterable[list[list]]) -> IO[bytes]:
     """An XLSX workbook written in openpyxl's write-only mode (constant memory), rewound."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("query log")
     sheet.append(COLUMNS)
-    for row in data:
-        sheet.append([_xlsx_cell(v) for v in row])
+    for chunk in chunks:
+        for row in chunk:
+            sheet.append([_xlsx_cell(v) for v in row])
     handle = tempfile.TemporaryFile()  # noqa: SIM115 (the response closes it when sent)
     workbook.save(handle)
     handle.seek(0)

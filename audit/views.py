@@ -233,7 +233,7 @@ class ExportView(AuditorMixin, TemplateView):
         content_type, extension = exports.FORMATS[fmt]
         period = f"{filters.get('start', 'beginning')}_to_{filters.get('end', 'latest')}"
         filename = f"sightline-log_{period}.{extension}"
-        data = exports.rows(entries)
+        data = exports.row_chunks(entries)
         if fmt == "xlsx":
             return FileResponse(
                 exports.xlsx_file(data), as_attachment=True, filename=filename,

@@ -29,12 +29,12 @@ class Command(BaseCommand):
         total = entries.count()
         bar = tqdm(total=total, unit="entry", desc="Exporting", file=self.stderr)
 
-        def counted(rows):
-            for row in rows:
-                bar.update(1)
-                yield row
+        def counted(chunks):
+            for chunk in chunks:
+                bar.update(len(chunk))
+                yield chunk
 
-        data = counted(exports.rows(entries))
+        data = counted(exports.row_chunks(entries))
         with bar:
             if format == "xlsx":
                 with exports.xlsx_file(data) as source, Path(output).open("wb") as target:
