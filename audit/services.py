@@ -415,11 +415,9 @@ def publish_tree_head(*, force: bool = False) -> SignedTreeHead | None:
         head = signing.sign_tree_head(tree_size=state.size, root_hash=tree.root().hex())
         try:
             with transaction.atomic():
-                published = SignedTreeHead.objects.create(**head, published_at=timezone.now())
+                return SignedTreeHead.objects.create(**head, published_at=timezone.now())
         except IntegrityError:
             return None
-        signals.tree_head_published.send(sender=SignedTreeHead, head=published)
-        return published
 
 
 def publish_tree_head_if_due() -> SignedTreeHead | None:

@@ -13,5 +13,3 @@ queries_recorded = Signal()
 outcomes_recorded = Signal()
 # entries: list[QueryLogEntry]; before / after: {sequence: [flag, ...]} around a reflag
 flags_replaced = Signal()
-# head: the SignedTreeHead just published
-tree_head_published = Signal()

@@ -223,8 +223,9 @@ class AnnualStatement(models.Model):
 class PublicSnapshot(models.Model):
     """Public counts over exactly the entries 0..tree_size-1 of a signed tree head.
 
-    Computed when the head is published (from the previous snapshot plus the new entries), so
-    anyone can recompute every number from the public leaves and check it against the head.
+    Computed on the first request for a head, from the previous snapshot plus the entries
+    added since (so the cost follows the log's growth, not its size). Anyone can recompute
+    every number from the public leaves and check it against the head.
     """
 
     tree_size = models.BigIntegerField(unique=True)

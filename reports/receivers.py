@@ -5,7 +5,6 @@ from django.dispatch import receiver
 from audit import signals
 from reports.models import FlagRollup
 from reports.rollups import Tally
-from reports.snapshots import snapshot_for
 
 
 @receiver(signals.queries_recorded)
@@ -31,8 +30,3 @@ def recount_flags(sender, entries, before, after, **kwargs):
     FlagRollup.objects.filter(
         queries=0, period_start__gte=min(days).replace(day=1), period_start__lte=max(days)
     ).delete()
-
-
-@receiver(signals.tree_head_published)
-def snapshot_public_counts(sender, head, **kwargs):
-    snapshot_for(head.tree_size)
