@@ -44,6 +44,10 @@ class PeriodPickerForm(forms.Form):
             if cleaned.get(name) in (None, ""):
                 self.add_error(name, _("Required for this kind of period."))
         start, end = cleaned.get("start"), cleaned.get("end")
+        for name in ("start", "end"):
+            day = cleaned.get(name)
+            if day and not 2000 <= day.year <= 2100:
+                self.add_error(name, _("Choose a date between 2000 and 2100."))
         if kind == "custom" and start and end and end < start:
             self.add_error("end", _("The end date is before the start date."))
         return cleaned

@@ -3,6 +3,7 @@
 from django.dispatch import receiver
 
 from audit import signals
+from audit.models import QueryOutcome
 from reports.models import FlagRollup
 from reports.rollups import Tally
 
@@ -16,8 +17,15 @@ def count_recorded_queries(sender, entries, flags, **kwargs):
 
 @receiver(signals.outcomes_recorded)
 def count_outcomes(sender, outcomes, **kwargs):
+    # The rollups count queries with an outcome, so a second "lead" on one query adds nothing.
+    pairs = {(o.entry_id, o.outcome) for o in outcomes}
+    known = set(
+        QueryOutcome.objects.filter(entry_id__in={seq for seq, _ in pairs})
+        .exclude(id__in=[o.id for o in outcomes])
+        .values_list("entry_id", "outcome")
+    )
     tally = Tally()
-    tally.outcomes([(o.entry_id, o.outcome) for o in outcomes])
+    tally.outcomes(sorted(pairs - known))
     tally.apply()
 
 

@@ -112,22 +112,41 @@ def _compared(keys: list, now: dict, before: dict, year: dict) -> list:
 COMPARE = ["This period", "Previous period", "Change", "Year earlier", "Change on year"]
 
 
+class _Reads:
+    """The selectors, each answer remembered for one report: sections that need the same counts
+    (or a year-earlier period equal to the previous one) do not ask the database twice."""
+
+    def __init__(self) -> None:
+        self._answers: dict = {}
+
+    def __getattr__(self, name: str):
+        function = getattr(selectors, name)
+
+        def remembered(*args, **kwargs):
+            key = (name, args, tuple(sorted(kwargs.items())))
+            if key not in self._answers:
+                self._answers[key] = function(*args, **kwargs)
+            return self._answers[key]
+
+        return remembered
+
+
 def council_report(period: Period) -> list[Section]:
     """All sections of the council report for a period, compared with two earlier periods."""
+    reads = _Reads()
     before, year = previous(period), year_earlier(period)
-    names = selectors.technology_names()
-    sections = [
-        _usage(period, before, year, names),
-        _compliance(period, before, year),
-        _outcomes(period, names),
-        _spending(period, names),
+    names = reads.technology_names()
+    return [
+        _usage(reads, period, before, year, names),
+        _compliance(reads, period, before, year),
+        _outcomes(reads, period, names),
+        _spending(reads, period, names),
     ]
-    return sections
 
 
-def _usage(period, before, year, names) -> Section:
+def _usage(reads, period, before, year, names) -> Section:
     section = Section("usage", "How often, for what and by whom")
-    by_tech = [selectors.usage_by(p, "technology") for p in (period, before, year)]
+    by_tech = [reads.usage_by(p, "technology") for p in (period, before, year)]
     keys = sorted(set().union(*by_tech), key=lambda k: names.get(k[0], k[0]))
     rows = _compared(keys, *by_tech)
     for row in rows:
@@ -136,7 +155,7 @@ def _usage(period, before, year, names) -> Section:
         Table("by-technology", "Queries by technology", ["Technology", *COMPARE], rows, "bar")
     )
 
-    monthly = selectors.usage_by_month(period)
+    monthly = reads.usage_by_month(period)
     slugs = sorted({slug for _, slug in monthly}, key=lambda s: names.get(s, s))
     month_rows = []
     for first in period.months():
@@ -152,7 +171,7 @@ def _usage(period, before, year, names) -> Section:
         )
     )
 
-    by_type = [selectors.usage_by(p, "technology", "query_type") for p in (period, before, year)]
+    by_type = [reads.usage_by(p, "technology", "query_type") for p in (period, before, year)]
     rows = _compared(sorted(set().union(*by_type)), *by_type)
     for row in rows:
         row[0] = names.get(row[0], row[0])
@@ -166,7 +185,7 @@ def _usage(period, before, year, names) -> Section:
         )
     )
 
-    by_category = [selectors.usage_by(p, "offense_category") for p in (period, before, year)]
+    by_category = [reads.usage_by(p, "offense_category") for p in (period, before, year)]
     total = sum(by_category[0].values())
     keys = sorted(by_category[0], key=lambda k: -by_category[0][k])
     rows = [
@@ -196,7 +215,7 @@ def _usage(period, before, year, names) -> Section:
         )
     )
 
-    units = selectors.flagged_by_unit(period)
+    units = reads.flagged_by_unit(period)
     rows = [
         [unit or "(unregistered operator)", n, flagged, _share(flagged, n)]
         for unit, (n, flagged) in sorted(units.items(), key=lambda kv: -kv[1][0])
@@ -211,8 +230,8 @@ def _usage(period, before, year, names) -> Section:
         )
     )
 
-    kinds = selectors.agency_kinds()
-    by_agency = selectors.usage_by(period, "agency", "proxy")
+    kinds = reads.agency_kinds()
+    by_agency = reads.usage_by(period, "agency", "proxy")
     totals: dict[tuple, list[int]] = {}
     for (agency, proxy), n in by_agency.items():
         row = totals.setdefault((agency,), [0, 0])
@@ -234,7 +253,7 @@ def _usage(period, before, year, names) -> Section:
         )
     )
 
-    hours = selectors.hours(period)
+    hours = reads.hours(period)
     window = staffed_hours(settings.SIGHTLINE_STAFFED_HOURS)
     rows = [
         [f"{h:02d}:00", hours.get(h, 0), "yes" if window.covers(h * 60) else "no"]
@@ -257,10 +276,10 @@ def _usage(period, before, year, names) -> Section:
     return section
 
 
-def _compliance(period, before, year) -> Section:
+def _compliance(reads, period, before, year) -> Section:
     section = Section("compliance", "How well the rules are kept")
-    totals = [selectors.usage_totals(p) for p in (period, before, year)]
-    flags = [selectors.flag_counts(p) for p in (period, before, year)]
+    totals = [reads.usage_totals(p) for p in (period, before, year)]
+    flags = [reads.flag_counts(p) for p in (period, before, year)]
     rows = []
     for flag in ALL_FLAGS:
         now = flags[0].get((flag,), 0)
@@ -288,8 +307,8 @@ def _compliance(period, before, year) -> Section:
         )
     )
 
-    monthly = selectors.usage_by_month(period)
-    trend = selectors.flag_trend(period)
+    monthly = reads.usage_by_month(period)
+    trend = reads.flag_trend(period)
     rows = []
     for first in period.months():
         queries = sum(n for (month, _), n in monthly.items() if month == first)
@@ -305,7 +324,7 @@ def _compliance(period, before, year) -> Section:
         )
     )
 
-    reviews = selectors.reviews_by_finding(period)
+    reviews = reads.reviews_by_finding(period)
     rows = [[label, reviews.get(value, 0)] for value, label in AuditReview.Finding.choices]
     section.facts.append(f"{sum(reviews.values())} audit reviews were recorded in the period.")
     section.tables.append(
@@ -314,10 +333,10 @@ def _compliance(period, before, year) -> Section:
     return section
 
 
-def _outcomes(period, names) -> Section:
+def _outcomes(reads, period, names) -> Section:
     section = Section("outcomes", "Does it help solve cases?")
     kinds = QueryOutcome.Kind
-    by_tech = selectors.outcome_counts(period, "technology")
+    by_tech = reads.outcome_counts(period, "technology")
     techs = sorted({key[1] for key in by_tech}, key=lambda s: names.get(s, s))
     rows = [
         [names.get(slug, slug), *(by_tech.get((kind, slug), 0) for kind in kinds.values)]
@@ -332,7 +351,7 @@ def _outcomes(period, names) -> Section:
             "bar",
         )
     )
-    by_category = selectors.outcome_counts(period, "offense_category")
+    by_category = reads.outcome_counts(period, "offense_category")
     categories = sorted(
         {key[1] for key in by_category}, key=lambda c: -by_category.get(("lead", c), 0)
     )
@@ -358,11 +377,11 @@ def _outcomes(period, names) -> Section:
     return section
 
 
-def _spending(period, names) -> Section:
+def _spending(reads, period, names) -> Section:
     section = Section("spending", "What it costs")
     label = {**names, selectors.FACILITY: "Shared RTCC facility"}
     sources = dict(Contract.FundingSource.choices)
-    by_year = selectors.spending_by_fiscal_year()
+    by_year = reads.spending_by_fiscal_year()
     rows = [
         [f"FY{fy}", label.get(slug, slug), sources.get(source, source), amount]
         for (fy, slug, source), amount in sorted(by_year.items())
@@ -387,7 +406,7 @@ def _spending(period, names) -> Section:
             c.spent,
             c.remaining,
         ]
-        for c in selectors.contracts_with_spending()
+        for c in reads.contracts_with_spending()
     ]
     section.tables.append(
         Table(
@@ -407,7 +426,7 @@ def _spending(period, names) -> Section:
             numeric_from=4,
         )
     )
-    costs = selectors.cost_per_query(period)
+    costs = reads.cost_per_query(period)
     rows = [
         [label.get(slug, slug), c["cost"], c["queries"], c["per_query"], c["leads"], c["per_lead"]]
         for slug, c in costs.items()

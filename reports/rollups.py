@@ -91,7 +91,7 @@ class Tally:
                     self._add(UnitRollup, (*base, units.get(e.operator_id, "")), (0, change))
 
     def outcomes(self, outcomes: list[tuple[int, str]]) -> None:
-        """Count (entry sequence, outcome kind) pairs."""
+        """Count distinct (entry sequence, outcome kind) pairs: queries with that outcome."""
         facts = dict(
             (seq, (day, tech, category))
             for seq, day, tech, category in QueryLogEntry.objects.filter(
@@ -158,9 +158,11 @@ def rebuild(*, progress: Callable[[int], None] = lambda n: None, chunk: int = 50
             tally = Tally()
             tally.entries(entries, flags)
             tally.outcomes(
-                list(
-                    QueryOutcome.objects.filter(entry_id__in=sequences).values_list(
-                        "entry_id", "outcome"
+                sorted(
+                    set(
+                        QueryOutcome.objects.filter(entry_id__in=sequences).values_list(
+                            "entry_id", "outcome"
+                        )
                     )
                 )
             )

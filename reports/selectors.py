@@ -29,19 +29,20 @@ def rollup_rows(model, period: Period, technology: str | None = None) -> QuerySe
     )
     after_end = period.end + timedelta(days=1)
     last_full = after_end.replace(day=1)  # first day of the month holding after_end
-    condition = Q()
-    if first_full < last_full:
-        condition |= Q(
-            granularity="month", period_start__gte=first_full, period_start__lt=last_full
-        )
-        condition |= Q(
-            granularity="day", period_start__gte=period.start, period_start__lt=first_full
-        )
-        condition |= Q(granularity="day", period_start__gte=last_full, period_start__lte=period.end)
+    if first_full >= last_full:  # no whole month inside the period: days only
+        condition = Q(granularity="day", period_start__range=(period.start, period.end))
     else:
-        condition = Q(
-            granularity="day", period_start__gte=period.start, period_start__lte=period.end
-        )
+        condition = Q(granularity="month", period_start__gte=first_full, period_start__lt=last_full)
+        # Daily rows only for partial months at either end; a whole-month period (a month,
+        # quarter or year) reads its monthly rows alone.
+        if period.start < first_full:
+            condition |= Q(
+                granularity="day", period_start__gte=period.start, period_start__lt=first_full
+            )
+        if last_full <= period.end:
+            condition |= Q(
+                granularity="day", period_start__gte=last_full, period_start__lte=period.end
+            )
     rows = model.objects.filter(condition)
     return rows.filter(technology=technology) if technology else rows
 

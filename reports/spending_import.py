@@ -54,6 +54,8 @@ def _money(value: str) -> Decimal:
         amount = Decimal(value.replace(",", "").replace("$", "").strip())
     except InvalidOperation:
         raise ValueError(f"'{value}' is not an amount") from None
+    if not amount.is_finite() or amount >= Decimal("1e12"):
+        raise ValueError(f"'{value}' is not an amount under 1,000,000,000,000")
     if amount < 0 or amount != amount.quantize(Decimal("0.01")):
         raise ValueError(f"'{value}' must be zero or more, with at most two decimals")
     return amount

@@ -119,10 +119,11 @@ class AnnualReportView(RoleRequiredMixin, TableReportMixin, TemplateView):
     template_name = "reports/annual.html"
 
     def fiscal_year(self) -> int:
-        try:
-            return int(self.request.GET.get("fy", ""))
-        except ValueError:
-            return periods.fiscal_year_of(timezone.localdate())
+        """The ?fy= asked for; the current fiscal year when missing or not a year 2000-2100."""
+        raw = self.request.GET.get("fy", "")
+        if raw.isdigit() and 2000 <= int(raw) <= 2100:
+            return int(raw)
+        return periods.fiscal_year_of(timezone.localdate())
 
     def technology(self) -> Technology:
         return get_object_or_404(Technology, slug=self.kwargs["slug"])
