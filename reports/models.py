@@ -181,18 +181,21 @@ class OutcomeRollup(Rollup):
         ]  # fmt: skip
 
 
-class UnitRollup(Rollup):
-    unit = models.CharField(max_length=100)
+class OperatorRollup(Rollup):
+    """Queries per operator (0: an unregistered badge). Reports group operators by their unit
+    as it is now, so moving an operator between units never leaves counts behind."""
+
+    operator = models.BigIntegerField()
     queries = models.IntegerField(default=0)
     flagged = models.IntegerField(default=0)
 
-    DIMENSIONS = ("unit",)
+    DIMENSIONS = ("operator",)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["granularity", "period_start", "technology", "unit"],
-                name="unit_rollup_key",
+                fields=["granularity", "period_start", "technology", "operator"],
+                name="operator_rollup_key",
             )
         ]
 

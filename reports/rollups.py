@@ -11,15 +11,15 @@ from datetime import date
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.models import Operator, QueryFlag, QueryLogEntry, QueryOutcome
-from reports.models import FlagRollup, HourRollup, OutcomeRollup, UnitRollup, UsageRollup
+from audit.models import QueryFlag, QueryLogEntry, QueryOutcome
+from reports.models import FlagRollup, HourRollup, OperatorRollup, OutcomeRollup, UsageRollup
 
-ROLLUPS = (UsageRollup, FlagRollup, OutcomeRollup, UnitRollup, HourRollup)
+ROLLUPS = (UsageRollup, FlagRollup, OutcomeRollup, OperatorRollup, HourRollup)
 MEASURES = {
     UsageRollup: ("queries", "with_case_number", "with_supervisor", "flagged"),
     FlagRollup: ("queries",),
     OutcomeRollup: ("outcomes",),
-    UnitRollup: ("queries", "flagged"),
+    OperatorRollup: ("queries", "flagged"),
     HourRollup: ("queries",),
 }
 
@@ -44,11 +44,9 @@ class Tally:
 
     def entries(self, entries: list[QueryLogEntry], flags: dict[int, list[str]], sign: int = 1):
         """Count entries (with their flags) in or, with sign=-1, out of the rollups."""
-        units = _units(entries)
         for e in entries:
             found = flags.get(e.sequence, ())
             flagged = 1 if found else 0
-            unit = units.get(e.operator_id, "")
             hour = e.occurred_at.astimezone(self._tz).hour
             for granularity, start in _periods(e.local_date):
                 base = (granularity, start, e.technology_id)
@@ -62,12 +60,11 @@ class Tally:
                 for flag in found:
                     key = (*base, e.requesting_agency_code, e.offense_category, flag)
                     self._add(FlagRollup, key, (sign,))
-                self._add(UnitRollup, (*base, unit), (sign, sign * flagged))
+                self._add(OperatorRollup, (*base, e.operator_id or 0), (sign, sign * flagged))
                 self._add(HourRollup, (*base, hour), (sign,))
 
     def reflagged(self, entries: list[QueryLogEntry], before: dict, after: dict) -> None:
         """Move entries from their old flags to their new ones."""
-        units = _units(entries)
         for e in entries:
             old, new = before.get(e.sequence, []), after.get(e.sequence, [])
             if old == new:
@@ -88,7 +85,7 @@ class Tally:
                          e.scope, bool(e.on_behalf_of)),
                         (0, 0, 0, change),
                     )  # fmt: skip
-                    self._add(UnitRollup, (*base, units.get(e.operator_id, "")), (0, change))
+                    self._add(OperatorRollup, (*base, e.operator_id or 0), (0, change))
 
     def outcomes(self, outcomes: list[tuple[int, str]]) -> None:
         """Count distinct (entry sequence, outcome kind) pairs: queries with that outcome."""
@@ -115,11 +112,6 @@ class Tally:
                 if rows:
                     cursor.executemany(_upsert_sql(model), rows)
                 counts.clear()
-
-
-def _units(entries: list[QueryLogEntry]) -> dict[int, str]:
-    operator_ids = {e.operator_id for e in entries if e.operator_id}
-    return dict(Operator.objects.filter(id__in=operator_ids).values_list("id", "unit"))
 
 
 def _upsert_sql(model) -> str:

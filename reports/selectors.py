@@ -6,14 +6,14 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from audit.models import Agency, AuditReview, Technology
+from audit.models import Agency, AuditReview, Operator, Technology
 from reports.models import (
     Contract,
     Expenditure,
     FlagRollup,
     HourRollup,
+    OperatorRollup,
     OutcomeRollup,
-    UnitRollup,
     UsageRollup,
 )
 from reports.periods import Period, add_months, fiscal_year_of
@@ -78,12 +78,19 @@ def usage_by_month(period: Period) -> dict[tuple, int]:
 
 
 def flagged_by_unit(period: Period, technology: str | None = None) -> dict[str, tuple[int, int]]:
+    """(queries, flagged) per unit, operators grouped by the unit they belong to now."""
+    units = dict(Operator.objects.values_list("id", "unit"))
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     rows = (
-        rollup_rows(UnitRollup, period, technology)
-        .values("unit")
+        rollup_rows(OperatorRollup, period, technology)
+        .values("operator")
         .annotate(n=Sum("queries"), f=Sum("flagged"))
     )
-    return {row["unit"]: (row["n"], row["f"]) for row in rows if row["n"]}
+    for row in rows:
+        total = counts[units.get(row["operator"], "")]
+        total[0] += row["n"]
+        total[1] += row["f"]
+    return {unit: (n, f) for unit, (n, f) in counts.items() if n}
 
 
 def flag_counts(period: Period, *dimensions: str, technology: str | None = None) -> dict:
