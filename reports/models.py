@@ -139,6 +139,31 @@ class UsageRollup(Rollup):
         ]  # fmt: skip
 
 
+class SliceRollup(Rollup):
+    """Usage along one dimension at a time (or "all"), and queries per flag ("flag").
+
+    Its size depends on the months and categories, not on how many combinations of them the
+    log holds, so the reports that read it cost the same for ten thousand or a million entries.
+    """
+
+    dimension = models.CharField(max_length=20)
+    value = models.CharField(max_length=120)
+    queries = models.IntegerField(default=0)
+    with_case_number = models.IntegerField(default=0)
+    with_supervisor = models.IntegerField(default=0)
+    flagged = models.IntegerField(default=0)
+
+    DIMENSIONS = ("dimension", "value")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["granularity", "period_start", "technology", "dimension", "value"],
+                name="slice_rollup_key",
+            )
+        ]
+
+
 class FlagRollup(Rollup):
     agency = models.CharField(max_length=32)
     offense_category = models.CharField(max_length=64)

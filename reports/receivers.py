@@ -4,7 +4,7 @@ from django.dispatch import receiver
 
 from audit import signals
 from audit.models import QueryOutcome
-from reports.models import FlagRollup
+from reports.models import FlagRollup, SliceRollup
 from reports.rollups import Tally
 
 
@@ -35,6 +35,6 @@ def recount_flags(sender, entries, before, after, **kwargs):
     tally.reflagged(entries, before, after)
     tally.apply()
     days = {e.local_date for e in entries}
-    FlagRollup.objects.filter(
-        queries=0, period_start__gte=min(days).replace(day=1), period_start__lte=max(days)
-    ).delete()
+    window = {"period_start__gte": min(days).replace(day=1), "period_start__lte": max(days)}
+    FlagRollup.objects.filter(queries=0, **window).delete()
+    SliceRollup.objects.filter(dimension="flag", queries=0, **window).delete()

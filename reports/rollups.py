@@ -12,16 +12,35 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import QueryFlag, QueryLogEntry, QueryOutcome
-from reports.models import FlagRollup, HourRollup, OperatorRollup, OutcomeRollup, UsageRollup
+from reports.models import (
+    FlagRollup,
+    HourRollup,
+    OperatorRollup,
+    OutcomeRollup,
+    SliceRollup,
+    UsageRollup,
+)
 
-ROLLUPS = (UsageRollup, FlagRollup, OutcomeRollup, OperatorRollup, HourRollup)
+ROLLUPS = (UsageRollup, SliceRollup, FlagRollup, OutcomeRollup, OperatorRollup, HourRollup)
 MEASURES = {
     UsageRollup: ("queries", "with_case_number", "with_supervisor", "flagged"),
+    SliceRollup: ("queries", "with_case_number", "with_supervisor", "flagged"),
     FlagRollup: ("queries",),
     OutcomeRollup: ("outcomes",),
     OperatorRollup: ("queries", "flagged"),
     HourRollup: ("queries",),
 }
+
+
+def _slices(e) -> tuple[tuple[str, str], ...]:
+    """The one-dimension views of an entry's usage (see SliceRollup)."""
+    return (
+        ("all", ""),
+        ("query_type", e.query_type),
+        ("agency", f"{e.requesting_agency_code}|{1 if e.on_behalf_of else 0}"),
+        ("offense_category", e.offense_category),
+        ("scope", e.scope),
+    )
 
 
 def _periods(day: date) -> tuple[tuple[str, date], tuple[str, date]]:
@@ -57,9 +76,14 @@ class Tally:
                     (sign, sign * bool(e.case_number), sign * bool(e.supervisor_badge),
                      sign * flagged),
                 )  # fmt: skip
+                measures = (sign, sign * bool(e.case_number), sign * bool(e.supervisor_badge),
+                            sign * flagged)  # fmt: skip
+                for dimension, value in _slices(e):
+                    self._add(SliceRollup, (*base, dimension, value), measures)
                 for flag in found:
                     key = (*base, e.requesting_agency_code, e.offense_category, flag)
                     self._add(FlagRollup, key, (sign,))
+                    self._add(SliceRollup, (*base, "flag", flag), (sign, 0, 0, 0))
                 self._add(OperatorRollup, (*base, e.operator_id or 0), (sign, sign * flagged))
                 self._add(HourRollup, (*base, hour), (sign,))
 
@@ -75,9 +99,11 @@ class Tally:
                 for flag in old:
                     self._add(FlagRollup, (*base, e.requesting_agency_code, e.offense_category,
                                            flag), (-1,))  # fmt: skip
+                    self._add(SliceRollup, (*base, "flag", flag), (-1, 0, 0, 0))
                 for flag in new:
                     self._add(FlagRollup, (*base, e.requesting_agency_code, e.offense_category,
                                            flag), (1,))  # fmt: skip
+                    self._add(SliceRollup, (*base, "flag", flag), (1, 0, 0, 0))
                 if change:
                     self._add(
                         UsageRollup,
@@ -85,6 +111,8 @@ class Tally:
                          e.scope, bool(e.on_behalf_of)),
                         (0, 0, 0, change),
                     )  # fmt: skip
+                    for dimension, value in _slices(e):
+                        self._add(SliceRollup, (*base, dimension, value), (0, 0, 0, change))
                     self._add(OperatorRollup, (*base, e.operator_id or 0), (0, change))
 
     def outcomes(self, outcomes: list[tuple[int, str]]) -> None:
@@ -163,4 +191,5 @@ def rebuild(*, progress: Callable[[int], None] = lambda n: None, chunk: int = 50
             last = sequences[-1]
             progress(len(entries))
         FlagRollup.objects.filter(queries=0).delete()
+        SliceRollup.objects.filter(dimension="flag", queries=0).delete()
         return counted

@@ -14,6 +14,7 @@ from reports.models import (
     HourRollup,
     OperatorRollup,
     OutcomeRollup,
+    SliceRollup,
     UsageRollup,
 )
 from reports.periods import Period, add_months, fiscal_year_of
@@ -48,19 +49,59 @@ def rollup_rows(model, period: Period, technology: str | None = None) -> QuerySe
 
 
 def usage_totals(period: Period, technology: str | None = None) -> dict[str, int]:
-    totals = rollup_rows(UsageRollup, period, technology).aggregate(
-        queries=Sum("queries"),
-        with_case_number=Sum("with_case_number"),
-        with_supervisor=Sum("with_supervisor"),
-        flagged=Sum("flagged"),
+    totals = (
+        rollup_rows(SliceRollup, period, technology)
+        .filter(dimension="all")
+        .aggregate(
+            queries=Sum("queries"),
+            with_case_number=Sum("with_case_number"),
+            with_supervisor=Sum("with_supervisor"),
+            flagged=Sum("flagged"),
+        )
     )
     return {key: value or 0 for key, value in totals.items()}
+
+
+# Groupings of usage that the one-dimension slices answer: dimensions besides technology ->
+# (slice, how a slice value becomes those dimensions' values).
+_SLICES = {
+    (): ("all", lambda value: ()),
+    ("query_type",): ("query_type", lambda value: (value,)),
+    ("offense_category",): ("offense_category", lambda value: (value,)),
+    ("scope",): ("scope", lambda value: (value,)),
+    ("agency", "proxy"): (
+        "agency",
+        lambda value: (value.rpartition("|")[0], value.rpartition("|")[2] == "1"),
+    ),
+}
 
 
 def usage_by(
     period: Period, *dimensions: str, model=UsageRollup, technology: str | None = None
 ) -> dict[tuple, int]:
-    """Queries grouped by the given rollup columns."""
+    """Queries grouped by the given rollup columns.
+
+    Usage grouped by technology and at most one other dimension is read from the small
+    one-dimension slices; any other grouping from the full rollup.
+    """
+    others = tuple(d for d in dimensions if d != "technology")
+    if model is UsageRollup and others in _SLICES:
+        name, unpack = _SLICES[others]
+        by_technology = "technology" in dimensions
+        fields = ["technology", "value"] if by_technology else ["value"]
+        counts: dict[tuple, int] = defaultdict(int)
+        rows = (
+            rollup_rows(SliceRollup, period, technology)
+            .filter(dimension=name)
+            .values(*fields)
+            .annotate(n=Sum("queries"))
+        )
+        for row in rows:
+            values = dict(zip(others, unpack(row["value"]), strict=True))
+            if by_technology:
+                values["technology"] = row["technology"]
+            counts[tuple(values[d] for d in dimensions)] += row["n"]
+        return {key: n for key, n in counts.items() if n}
     rows = rollup_rows(model, period, technology).values(*dimensions).annotate(n=Sum("queries"))
     return {tuple(row[d] for d in dimensions): row["n"] for row in rows if row["n"]}
 
@@ -69,7 +110,8 @@ def usage_by_month(period: Period) -> dict[tuple, int]:
     """Queries per (first of month, technology)."""
     counts: dict[tuple, int] = defaultdict(int)
     for row in (
-        rollup_rows(UsageRollup, period)
+        rollup_rows(SliceRollup, period)
+        .filter(dimension="all")
         .values("period_start", "technology")
         .annotate(n=Sum("queries"))
     ):
@@ -94,6 +136,15 @@ def flagged_by_unit(period: Period, technology: str | None = None) -> dict[str, 
 
 
 def flag_counts(period: Period, *dimensions: str, technology: str | None = None) -> dict:
+    """Queries with each flag, optionally also by agency or offense category."""
+    if not dimensions:
+        rows = (
+            rollup_rows(SliceRollup, period, technology)
+            .filter(dimension="flag")
+            .values("value")
+            .annotate(n=Sum("queries"))
+        )
+        return {(row["value"],): row["n"] for row in rows if row["n"]}
     rows = (
         rollup_rows(FlagRollup, period, technology)
         .values("flag", *dimensions)
@@ -104,10 +155,14 @@ def flag_counts(period: Period, *dimensions: str, technology: str | None = None)
 
 def flag_trend(period: Period) -> dict[tuple, int]:
     counts: dict[tuple, int] = defaultdict(int)
-    for row in (
-        rollup_rows(FlagRollup, period).values("period_start", "flag").annotate(n=Sum("queries"))
-    ):
-        counts[(row["period_start"].replace(day=1), row["flag"])] += row["n"]
+    rows = (
+        rollup_rows(SliceRollup, period)
+        .filter(dimension="flag")
+        .values("period_start", "value")
+        .annotate(n=Sum("queries"))
+    )
+    for row in rows:
+        counts[(row["period_start"].replace(day=1), row["value"])] += row["n"]
     return dict(counts)
 
 
