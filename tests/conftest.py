@@ -1,6 +1,7 @@
 """Shared fixtures: reference data, integrations with keys, API clients, transactional log DBs."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.commands import flush
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -11,6 +12,26 @@ from audit.models import LogState, Technology
 from audit.reference import install_reference_data
 from portal.roles import ROLES
 from tests.factories import AgencyFactory, IntegrationFactory
+
+
+@pytest.fixture
+def users(db):
+    """One user per role (and a superuser, and a user with no role)."""
+    User = get_user_model()
+
+    def make(username, group=None, **extra):
+        user = User.objects.create_user(username=username, password="not-used-9x", **extra)
+        if group:
+            user.groups.add(Group.objects.get(name=group))
+        return user
+
+    return {
+        "council": make("council-user", "council"),
+        "auditor": make("auditor-user", "auditor"),
+        "administrator": make("admin-user", "administrator", is_staff=True),
+        "superuser": User.objects.create_superuser("super-user", "super@example.org", "x-9-y"),
+        "no_role": make("plain-user"),
+    }
 
 
 @pytest.fixture

@@ -4,9 +4,8 @@ in CSV, JSON Lines and XLSX, file names, refusals, streaming across chunks, and 
 import csv
 import io
 import json
-from datetime import date, datetime
+from datetime import date
 from io import StringIO
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -18,15 +17,10 @@ from openpyxl import load_workbook
 
 from audit import services
 from audit.models import AccessRecord, QueryFlag, QueryLogEntry, Technology
-from audit.parsing import QueryInput, fingerprint_target
+from audit.parsing import QueryInput
+from tests.audit.queries import CHICAGO, FACE, GOOD_REASON, LPR, NIBIN, at, make_query
 from tests.factories import AgencyFactory, CertificationFactory, OperatorFactory
 
-LPR = "license-plate-reader"
-FACE = "face-recognition"
-NIBIN = "nibin"
-CHICAGO = ZoneInfo("America/Chicago")
-GOOD_REASON = "Stolen vehicle report 26-1234, silver sedan seen near Five Points."
-QUERY_TYPES = {LPR: "plate-search", FACE: "photo-probe", NIBIN: "casing-correlation"}
 PERIOD = {"start": "2026-03-01", "end": "2026-03-31"}
 
 # The documented column order (issue 5), spelled out here rather than imported from the app.
@@ -62,31 +56,6 @@ FORMULAS = [
     "\tTab-led reason about the robbery on 3rd Avenue",
 ]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def at(day: int, hour: int = 14, month: int = 3) -> datetime:
-    return datetime(2026, month, day, hour, 0, tzinfo=CHICAGO)
-
-
-def make_query(technology: str = LPR, target: str | None = "ABC 123", **overrides) -> QueryInput:
-    fields = {
-        "technology": technology,
-        "query_type": QUERY_TYPES[technology],
-        "occurred_at": at(4),
-        "operator": "B100",
-        "offense_code": "240",
-        "justification": GOOD_REASON,
-        "case_number": "BPD-26-0001",
-        "supervisor": "S900" if technology == FACE else "",
-        "requesting_agency": "BPD",
-        "on_behalf_of": "",
-        "scope": "local",
-        "result_count": 2,
-        "client_ref": None,
-    }
-    fields.update(overrides)
-    fields["target_fingerprint"] = fingerprint_target(technology, target) if target else ""
-    return QueryInput(**fields)
 
 
 @pytest.fixture

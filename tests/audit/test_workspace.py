@@ -4,12 +4,9 @@ random samples, summaries and the access log (who watched the watchers)."""
 import csv
 import io
 from collections import Counter
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import URLResolver, get_resolver, resolve
@@ -25,40 +22,9 @@ from audit.models import (
     QueryOutcome,
     Technology,
 )
-from audit.parsing import QueryInput, fingerprint_target
+from audit.parsing import QueryInput
+from tests.audit.queries import FACE, LPR, NIBIN, at, make_query
 from tests.factories import AgencyFactory, CertificationFactory, OperatorFactory
-
-LPR = "license-plate-reader"
-FACE = "face-recognition"
-NIBIN = "nibin"
-CHICAGO = ZoneInfo("America/Chicago")
-GOOD_REASON = "Stolen vehicle report 26-1234, silver sedan seen near Five Points."
-QUERY_TYPES = {LPR: "plate-search", FACE: "photo-probe", NIBIN: "casing-correlation"}
-
-
-def at(day: int, hour: int = 14, month: int = 3) -> datetime:
-    return datetime(2026, month, day, hour, 0, tzinfo=CHICAGO)
-
-
-def make_query(technology: str = LPR, target: str | None = "ABC 123", **overrides) -> QueryInput:
-    fields = {
-        "technology": technology,
-        "query_type": QUERY_TYPES[technology],
-        "occurred_at": at(4),
-        "operator": "B100",
-        "offense_code": "240",
-        "justification": GOOD_REASON,
-        "case_number": "BPD-26-0001",
-        "supervisor": "S900" if technology == FACE else "",
-        "requesting_agency": "BPD",
-        "on_behalf_of": "",
-        "scope": "local",
-        "result_count": 2,
-        "client_ref": None,
-    }
-    fields.update(overrides)
-    fields["target_fingerprint"] = fingerprint_target(technology, target) if target else ""
-    return QueryInput(**fields)
 
 
 def sequences(page_or_list) -> list[int]:
@@ -146,25 +112,6 @@ def log(record, integration):
         entries["marshals"]: {"outside-agency"},
     }
     return entries
-
-
-@pytest.fixture
-def users(db):
-    User = get_user_model()
-
-    def make(username, group=None, **extra):
-        user = User.objects.create_user(username=username, password="not-used-9x", **extra)
-        if group:
-            user.groups.add(Group.objects.get(name=group))
-        return user
-
-    return {
-        "council": make("council-user", "council"),
-        "auditor": make("auditor-user", "auditor"),
-        "administrator": make("admin-user", "administrator", is_staff=True),
-        "superuser": User.objects.create_superuser("super-user", "super@example.org", "x-9-y"),
-        "no_role": make("plain-user"),
-    }
 
 
 def client_for(users, role: str) -> Client:

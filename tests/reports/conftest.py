@@ -4,8 +4,6 @@ from datetime import date
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.test import Client
 
 from audit.models import Technology
@@ -46,25 +44,6 @@ def cast(home_agency):
 @pytest.fixture
 def maker(integration, cast) -> QueryMaker:
     return QueryMaker(integration)
-
-
-@pytest.fixture
-def users(db):
-    User = get_user_model()
-
-    def make(username, group=None, **extra):
-        user = User.objects.create_user(username=username, password="not-used-9x", **extra)
-        if group:
-            user.groups.add(Group.objects.get(name=group))
-        return user
-
-    return {
-        "council": make("council-user", "council"),
-        "auditor": make("auditor-user", "auditor"),
-        "administrator": make("admin-user", "administrator", is_staff=True),
-        "superuser": User.objects.create_superuser("super-user", "super@example.org", "x-9-y"),
-        "no_role": make("plain-user"),
-    }
 
 
 @pytest.fixture

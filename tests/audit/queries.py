@@ -1,0 +1,38 @@
+"""Shared builders of audit test data: queries as the recording service takes them."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from audit.parsing import QueryInput, fingerprint_target
+
+LPR = "license-plate-reader"
+FACE = "face-recognition"
+NIBIN = "nibin"
+CHICAGO = ZoneInfo("America/Chicago")
+GOOD_REASON = "Stolen vehicle report 26-1234, silver sedan seen near Five Points."
+QUERY_TYPES = {LPR: "plate-search", FACE: "photo-probe", NIBIN: "casing-correlation"}
+
+
+def at(day: int, hour: int = 14, month: int = 3) -> datetime:
+    return datetime(2026, month, day, hour, 0, tzinfo=CHICAGO)
+
+
+def make_query(technology: str = LPR, target: str | None = "ABC 123", **overrides) -> QueryInput:
+    fields = {
+        "technology": technology,
+        "query_type": QUERY_TYPES[technology],
+        "occurred_at": at(4),
+        "operator": "B100",
+        "offense_code": "240",
+        "justification": GOOD_REASON,
+        "case_number": "BPD-26-0001",
+        "supervisor": "S900" if technology == FACE else "",
+        "requesting_agency": "BPD",
+        "on_behalf_of": "",
+        "scope": "local",
+        "result_count": 2,
+        "client_ref": None,
+    }
+    fields.update(overrides)
+    fields["target_fingerprint"] = fingerprint_target(technology, target) if target else ""
+    return QueryInput(**fields)
