@@ -121,15 +121,6 @@ class UsageRollup(Rollup):
     DIMENSIONS = ("query_type", "agency", "offense_category", "scope", "proxy")
 
     class Meta:
-        # Covering index: a report's sums are read from the index alone, never the table.
-        indexes = [
-            models.Index(
-                fields=["granularity", "period_start", "technology", "query_type", "agency",
-                        "offense_category", "scope", "proxy", "queries", "with_case_number",
-                        "with_supervisor", "flagged"],
-                name="usage_rollup_sums",
-            )
-        ]  # fmt: skip
         constraints = [
             models.UniqueConstraint(
                 fields=["granularity", "period_start", "technology", "query_type", "agency",
@@ -173,13 +164,6 @@ class FlagRollup(Rollup):
     DIMENSIONS = ("agency", "offense_category", "flag")
 
     class Meta:
-        indexes = [
-            models.Index(
-                fields=["granularity", "period_start", "technology", "agency",
-                        "offense_category", "flag", "queries"],
-                name="flag_rollup_sums",
-            )
-        ]  # fmt: skip
         constraints = [
             models.UniqueConstraint(
                 fields=["granularity", "period_start", "technology", "agency",
