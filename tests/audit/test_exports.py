@@ -17,7 +17,6 @@ from openpyxl import load_workbook
 
 from audit import services
 from audit.models import AccessRecord, QueryFlag, QueryLogEntry, Technology
-from audit.parsing import QueryInput
 from tests.audit.queries import CHICAGO, FACE, GOOD_REASON, LPR, NIBIN, at, make_query
 from tests.factories import AgencyFactory, CertificationFactory, OperatorFactory
 
@@ -69,15 +68,6 @@ def operators(home_agency):
         found[badge] = op
     OperatorFactory(badge_number="S900", agency=home_agency, unit="RTCC", is_supervisor=True)
     return found
-
-
-@pytest.fixture
-def record(integration, operators):
-    def _record(*queries: QueryInput) -> list[int]:
-        results = services.record_queries(integration=integration, queries=list(queries))
-        return [r.sequence for r in results]
-
-    return _record
 
 
 @pytest.fixture

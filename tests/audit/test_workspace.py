@@ -22,7 +22,6 @@ from audit.models import (
     QueryOutcome,
     Technology,
 )
-from audit.parsing import QueryInput
 from tests.audit.queries import FACE, LPR, NIBIN, at, make_query
 from tests.factories import AgencyFactory, CertificationFactory, OperatorFactory
 
@@ -43,15 +42,6 @@ def operators(home_agency):
         found[badge] = op
     OperatorFactory(badge_number="S900", agency=home_agency, unit="RTCC", is_supervisor=True)
     return found
-
-
-@pytest.fixture
-def record(integration, operators):
-    def _record(*queries: QueryInput) -> list[int]:
-        results = services.record_queries(integration=integration, queries=list(queries))
-        return [r.sequence for r in results]
-
-    return _record
 
 
 @pytest.fixture
