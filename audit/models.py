@@ -88,12 +88,32 @@ class Technology(models.Model):
     )
     repeated_target_days = models.PositiveSmallIntegerField(default=30)
 
+    # The public text in Spanish (the public pages ship in English and Spanish); an empty
+    # translation falls back to the English text.
+    name_es = models.CharField(_("name (Spanish)"), max_length=100, blank=True)
+    description_es = models.TextField(_("description (Spanish)"), blank=True)
+    collects_es = models.TextField(_("what it collects (Spanish)"), blank=True)
+    does_not_collect_es = models.TextField(_("what it does not collect (Spanish)"), blank=True)
+    policy_text_es = models.TextField(_("policy text (Spanish)"), blank=True)
+
+    TRANSLATED = ("name", "description", "collects", "does_not_collect", "policy_text")
+
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "technologies"
 
     def __str__(self) -> str:
         return self.name
+
+    def localized(self, field: str, language: str) -> str:
+        """The public text of a field in a language, the English text when none is given."""
+        if field not in self.TRANSLATED:
+            raise ValueError(f"{field} is not a translated field")
+        if language != "en":
+            translated = getattr(self, f"{field}_{language}", "")
+            if translated:
+                return translated
+        return getattr(self, field)
 
 
 class Agency(models.Model):

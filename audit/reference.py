@@ -88,6 +88,82 @@ TECHNOLOGIES = [
 ]
 
 
+# The same public text in Spanish, filled into the technologies' `*_es` fields where empty.
+TECHNOLOGIES_ES = {
+    "face-recognition": {
+        "name_es": "Reconocimiento facial",
+        "description_es": (
+            "Compara la foto de una persona desconocida (una «sonda», como una imagen fija de "
+            "una cámara) con una base de datos de fotos de fichaje policial y sugiere posibles "
+            "coincidencias. Una coincidencia es solo una pista: un investigador debe "
+            "confirmarla con otras pruebas antes de actuar."
+        ),
+        "collects_es": (
+            "La foto sonda que envía un investigador, las fotos candidatas devueltas y quién "
+            "buscó, cuándo y por qué. Sightline guarda solo una huella digital de la sonda."
+        ),
+        "does_not_collect_es": (
+            "Ningún escaneo en vivo ni continuo de rostros en lugares públicos; ninguna búsqueda "
+            "en fotos de redes sociales; ningún seguimiento de los movimientos de las personas."
+        ),
+        "policy_text_es": (
+            "Se usa solo para investigar un delito concreto con número de caso, con la "
+            "aprobación de un supervisor antes de cada búsqueda. Una posible coincidencia es "
+            "una pista de investigación y nunca la única base para un arresto. Prohibido: el "
+            "control migratorio, la atención de salud reproductiva y las protestas u otras "
+            "actividades protegidas por la Primera Enmienda."
+        ),
+    },
+    "license-plate-reader": {
+        "name_es": "Lectores de matrículas",
+        "description_es": (
+            "Cámaras que fotografían las matrículas de los vehículos que pasan y registran la "
+            "matrícula, la hora y el lugar. Los investigadores pueden buscar en estas lecturas "
+            "una matrícula relacionada con un delito y reciben alertas de matrículas que "
+            "figuran en una lista de vigilancia (como vehículos robados)."
+        ),
+        "collects_es": (
+            "El texto de la matrícula, una foto del vehículo, el lugar de la cámara y la hora."
+        ),
+        "does_not_collect_es": (
+            "No se buscan fotos de conductores ni pasajeros; el sistema no tiene enlace con los "
+            "registros de vehículos."
+        ),
+        "policy_text_es": (
+            "Las búsquedas necesitan un número de caso o de incidente y un motivo concreto. Las "
+            "alertas de la lista de vigilancia deben confirmarse antes de detener un vehículo. "
+            "Prohibido: el control migratorio, la atención de salud reproductiva y las "
+            "protestas u otras actividades protegidas por la Primera Enmienda."
+        ),
+    },
+    "nibin": {
+        "name_es": "NIBIN: pruebas balísticas",
+        "description_es": (
+            "La Red Nacional Integrada de Información Balística de la ATF compara imágenes de "
+            "casquillos recuperados en tiroteos y de armas disparadas en pruebas, para "
+            "relacionar tiroteos entre sí y con un arma de fuego."
+        ),
+        "collects_es": "Imágenes de casquillos disparados y el caso al que pertenecen.",
+        "does_not_collect_es": "Ninguna información sobre el público.",
+        "policy_text_es": (
+            "Las entradas y correlaciones se hacen en investigaciones de tiroteos y armas de "
+            "fuego con número de caso."
+        ),
+    },
+}
+
+
+def install_spanish_text(Technology) -> None:
+    """Fill the reference technologies' empty Spanish fields (staff edits are kept)."""
+    for slug, fields in TECHNOLOGIES_ES.items():
+        technology = Technology.objects.filter(slug=slug).first()
+        if technology is None:
+            continue
+        empty = {name: text for name, text in fields.items() if not getattr(technology, name)}
+        if empty:
+            Technology.objects.filter(pk=technology.pk).update(**empty)
+
+
 def install_reference_data(Technology, LogState) -> None:
     """Create the technologies and the empty log state, leaving existing rows alone."""
     for spec in TECHNOLOGIES:

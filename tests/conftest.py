@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from audit.db import create_append_only_triggers, drop_append_only_triggers
 from audit.models import LogState, Technology
-from audit.reference import install_reference_data
+from audit.reference import install_reference_data, install_spanish_text
 from portal.roles import ROLES
 from tests.factories import AgencyFactory, IntegrationFactory
 
@@ -79,6 +79,7 @@ def _flushable_append_only_tables():
         finally:
             create_append_only_triggers(connection)
             install_reference_data(Technology, LogState)
+            install_spanish_text(Technology)
             for name in ROLES:
                 Group.objects.get_or_create(name=name)
 
