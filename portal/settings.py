@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "auditlog",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "csp",
     "audit",
     "reports",
@@ -79,6 +81,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(), then the second factor for auditors and administrators.
+    "django_otp.middleware.OTPMiddleware",
+    "portal.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -204,6 +209,11 @@ AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# Auditors and administrators must confirm a TOTP code (authenticator app) after their password
+# before any staff page or API. Off by default; deployments should turn it on.
+SIGHTLINE_REQUIRE_2FA = env_bool("SIGHTLINE_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = "Sightline"
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

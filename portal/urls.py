@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from portal import views
+from portal import twofactor, views
 
 admin.site.site_header = "Sightline administration"
 admin.site.site_title = "Sightline"
@@ -13,6 +13,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
+    path("accounts/two-factor/setup/", twofactor.setup, name=twofactor.SETUP),
+    path("accounts/two-factor/verify/", twofactor.verify, name=twofactor.VERIFY),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("audit.api_urls")),

@@ -148,6 +148,7 @@ STAFF_ONLY = {
     "superuser": 200,
 }
 REDIRECTS = dict.fromkeys(ROLES, 302)
+TWO_FACTOR_VERIFY = {**AUDITOR_PAGE, "auditor": 302, "administrator": 302, "superuser": 302}
 
 
 def access_table(seq: int) -> dict[str, list[tuple[str, str, dict, dict]]]:
@@ -165,6 +166,9 @@ def access_table(seq: int) -> dict[str, list[tuple[str, str, dict, dict]]]:
         "logout": [("POST", "/accounts/logout/", {}, REDIRECTS)],
         "password_change": [("GET", "/accounts/password_change/", {}, LOGIN_REQUIRED)],
         "password_change_done": [("GET", "/accounts/password_change/done/", {}, LOGIN_REQUIRED)],
+        "two-factor-setup": [("GET", "/accounts/two-factor/setup/", {}, AUDITOR_PAGE)],
+        # Without a device yet, the code prompt sends auditors and administrators to set one up.
+        "two-factor-verify": [("GET", "/accounts/two-factor/verify/", {}, TWO_FACTOR_VERIFY)],
         "password_reset": [("GET", "/accounts/password_reset/", {}, PUBLIC)],
         "password_reset_done": [("GET", "/accounts/password_reset/done/", {}, PUBLIC)],
         "password_reset_confirm": [("GET", "/accounts/reset/MQ/bad-token/", {}, PUBLIC)],
