@@ -6,10 +6,11 @@ PORT   ?= 8000
 DATA   := var
 DEMO_PASSWORD_FILE := $(DATA)/demo-password
 
-.PHONY: run test test-fast test-browser lint format browser-deps bench clean-db help
+.PHONY: run serve test test-fast test-browser lint format browser-deps bench clean-db help
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve on http://127.0.0.1:$(PORT)/"
+	@echo "make serve  - production: refuse an unsafe environment, migrate, collect static, gunicorn"
 	@echo "make test   - run the whole test suite (SQLite, or PostgreSQL when DATABASE_URL is set)"
 	@echo "make lint   - ruff check and format check"
 
@@ -42,6 +43,17 @@ run: $(VENV)/.installed $(DEMO_PASSWORD_FILE)
 	@echo "  council   - council member    auditor - auditor    admin - administrator"
 	@echo "Press Ctrl-C to stop."
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Production (docs/deploy.md). The preflight refuses to start, naming every problem, unless
+# SECRET_KEY, DATABASE_URL (PostgreSQL) and ALLOWED_HOSTS are set and safe and DEBUG is off.
+# gunicorn.conf.py: HOST/PORT (default 127.0.0.1:8000), WEB_CONCURRENCY (default 2 x cores + 1),
+# GUNICORN_TIMEOUT (default 1800 s, for long exports), access log on standard output.
+serve: $(VENV)/.installed
+	$(PY) -m portal.preflight
+	$(PY) manage.py check --deploy
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	exec $(VENV)/bin/gunicorn --config gunicorn.conf.py
 
 # Debian's chromium for the browser tests (Playwright's own browser download cannot work here).
 browser-deps:

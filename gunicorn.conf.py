@@ -30,3 +30,8 @@ accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s %({x-forwarded-for}i)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# gunicorn's runtime control socket (`gunicornc`) defaults to one path per user account
+# ($HOME/.gunicorn/gunicorn.ctl), which two instances on one machine would share. Off unless
+# GUNICORN_CONTROL_SOCKET names a path for this instance.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
