@@ -7,6 +7,7 @@ from audit.models import (
     Agency,
     Certification,
     Integration,
+    KeyRefusal,
     Operator,
     QueryLogEntry,
     QueryOutcome,
@@ -46,10 +47,36 @@ class OperatorAdmin(admin.ModelAdmin):
     inlines = [CertificationInline]
 
 
+class KeyRefusalInline(admin.TabularInline):
+    """The latest refused uses of this integration's key, read-only."""
+
+    model = KeyRefusal
+    fields = ["at", "reason", "remote_addr", "method", "path"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+    verbose_name_plural = "refused uses of this key (revoked or expired)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("-at", "-id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Integration)
 class IntegrationAdmin(APIKeyModelAdmin):
     list_display = [*APIKeyModelAdmin.list_display, "agency"]
     list_filter = [*APIKeyModelAdmin.list_filter, "agency"]
+    inlines = [KeyRefusalInline]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -80,3 +107,10 @@ class QueryOutcomeAdmin(ReadOnlyAdmin):
 @admin.register(SignedTreeHead)
 class SignedTreeHeadAdmin(ReadOnlyAdmin):
     list_display = ["tree_size", "root_hash", "timestamp"]
+
+
+@admin.register(KeyRefusal)
+class KeyRefusalAdmin(ReadOnlyAdmin):
+    list_display = ["at", "integration", "reason", "remote_addr", "method", "path"]
+    list_filter = ["reason", "integration"]
+    date_hierarchy = "at"

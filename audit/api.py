@@ -1,7 +1,10 @@
 """The audit app's HTTP API: ingest for integrations and the public, verifiable log."""
 
+import logging
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -10,11 +13,17 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from audit import selectors, services, signing
-from audit.authentication import IntegrationKeyAuthentication, IsAuditor, IsIntegration
+from audit.authentication import (
+    IngestRateThrottle,
+    IntegrationKeyAuthentication,
+    IsAuditor,
+    IsIntegration,
+    ingest_rate_in_words,
+)
 from audit.forms import EntrySearchForm
 from audit.models import AccessRecord, QueryLogEntry
 from audit.parsing import IngestRejected, parse_queries
@@ -28,6 +37,9 @@ from audit.serializers import (
 )
 
 REFUSED = "The request was refused: nothing was recorded."
+# Seconds a client waits before retrying when the database is unreachable or full.
+DATABASE_RETRY_AFTER = 30
+logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
@@ -47,6 +59,33 @@ def exception_handler(exc, context):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
         problem = f"The request body is larger than {limit} MB; send fewer queries per request."
         return Response({"detail": f"{problem} {REFUSED}", "errors": {"body": [problem]}}, 413)
+    if isinstance(exc, exceptions.Throttled):
+        response = drf_exception_handler(exc, context)  # sets Retry-After
+        problem = (
+            f"Rate limit exceeded: each API key may make {ingest_rate_in_words()} to the ingest "
+            f"API. Retry after {response['Retry-After']} seconds."
+        )
+        response.data = {"detail": f"{problem} {REFUSED}", "errors": {"rate": [problem]}}
+        return response
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # A query that happened must never be lost: tell the client to send it again. The
+        # transaction was rolled back, so the retry (same client_ref) records it exactly once.
+        request = context["request"]
+        logger.exception("Database unavailable while answering %s", request.path)
+        set_rollback()
+        problem = "The database is unavailable or out of space just now."
+        if request.method == "POST":
+            problem += (
+                " Nothing was recorded: send the same request again (same client_ref) after "
+                f"{DATABASE_RETRY_AFTER} seconds."
+            )
+        else:
+            problem += f" Try again after {DATABASE_RETRY_AFTER} seconds."
+        return Response(
+            {"detail": problem, "errors": {"database": [problem]}},
+            status=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
     return drf_exception_handler(exc, context)
 
 
@@ -78,6 +117,7 @@ class QueryCollectionView(APIView):
     """POST (integrations): record queries. GET (auditors): search the log, cursor-paginated."""
 
     authentication_classes = [IntegrationKeyAuthentication, SessionAuthentication]
+    throttle_classes = [IngestRateThrottle]
 
     def get_permissions(self):
         if self.request.method == "POST":
@@ -156,6 +196,7 @@ class OutcomeView(APIView):
 
     authentication_classes = [IntegrationKeyAuthentication]
     permission_classes = [IsIntegration]
+    throttle_classes = [IngestRateThrottle]
 
     @extend_schema(
         operation_id="record_outcome",

@@ -1,12 +1,37 @@
-"""Authentication of machine clients by `Authorization: Api-Key <key>` (keys stored hashed)."""
+"""Authentication of machine clients by `Authorization: Api-Key <key>` (keys stored hashed),
+the record of refused revoked and expired keys, and the per-key ingest rate limit."""
 
+import ipaddress
+
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from rest_framework import authentication, exceptions, permissions
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions, throttling
 
-from audit.models import Integration
+from audit.models import Integration, KeyRefusal
 from portal.roles import AUDITOR, has_any_role
 
 KEYWORD = "Api-Key"
+AFTER_REFUSAL = "This attempt has been recorded; ask an administrator for a new key."
+
+
+def _remote_addr(request) -> str | None:
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+    except ValueError:
+        return None
+
+
+def record_key_refusal(request, integration: Integration, reason: str) -> KeyRefusal:
+    """Record that a revoked or expired key was presented (a leaked key or a stale client)."""
+    return KeyRefusal.objects.create(
+        integration=integration,
+        at=timezone.now(),
+        reason=reason,
+        remote_addr=_remote_addr(request),
+        method=request.method[:8],
+        path=request.get_full_path()[:500],
+    )
 
 
 class IntegrationKeyAuthentication(authentication.BaseAuthentication):
@@ -27,9 +52,11 @@ class IntegrationKeyAuthentication(authentication.BaseAuthentication):
         if integration is None or not integration.is_valid(key):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if integration.revoked:
-            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+            record_key_refusal(request, integration, KeyRefusal.Reason.REVOKED)
+            raise exceptions.AuthenticationFailed(f"This API key has been revoked. {AFTER_REFUSAL}")
         if integration.has_expired:
-            raise exceptions.AuthenticationFailed("This API key has expired.")
+            record_key_refusal(request, integration, KeyRefusal.Reason.EXPIRED)
+            raise exceptions.AuthenticationFailed(f"This API key has expired. {AFTER_REFUSAL}")
         return AnonymousUser(), integration
 
     def authenticate_header(self, request):
@@ -52,3 +79,30 @@ class IsAuditor(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return has_any_role(request.user, [AUDITOR])
+
+
+PERIODS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
+
+
+def ingest_rate_in_words(rate: str | None = None) -> str:
+    """'600/min' -> '600 requests per minute' (the limit, as the 429 response states it)."""
+    count, _, period = (rate or settings.SIGHTLINE_INGEST_RATE).partition("/")
+    return f"{count} requests per {PERIODS[period[:1]]}"
+
+
+class IngestRateThrottle(throttling.SimpleRateThrottle):
+    """Each integration key may make at most SIGHTLINE_INGEST_RATE ingest requests.
+
+    Counts are kept in the default cache, so they are per process unless CACHES names a cache
+    the workers share. Requests without a key (refused anyway) are not counted.
+    """
+
+    scope = "ingest"
+
+    def get_rate(self) -> str:
+        return settings.SIGHTLINE_INGEST_RATE
+
+    def get_cache_key(self, request, view) -> str | None:
+        if not isinstance(request.auth, Integration):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.prefix}

@@ -10,6 +10,7 @@ APPEND_ONLY_TABLES = (
     "audit_signedtreehead",
     "audit_auditreview",
     "audit_accessrecord",
+    "audit_keyrefusal",
 )
 
 _PG_FUNCTION = """

@@ -277,6 +277,10 @@ SIGHTLINE_FISCAL_YEAR_START_MONTH = int(os.environ.get("SIGHTLINE_FISCAL_YEAR_ST
 SIGHTLINE_PUBLIC_MIN_CELL = int(os.environ.get("SIGHTLINE_PUBLIC_MIN_CELL", "0"))
 # Entries are kept at least this long (CJIS Security Policy audit-log minimum: one year).
 SIGHTLINE_LOG_RETENTION_DAYS = int(os.environ.get("SIGHTLINE_LOG_RETENTION_DAYS", "365"))
+# Requests per integration key to the ingest endpoints ("N/sec", "N/min", "N/hour", "N/day");
+# past it the API answers 429 with Retry-After. Counts live in the default cache: per process
+# unless CACHES names a cache the workers share.
+SIGHTLINE_INGEST_RATE = os.environ.get("SIGHTLINE_INGEST_RATE", "600/min")
 # Largest ingest request body accepted (bytes).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
