@@ -275,6 +275,16 @@ SIGHTLINE_PROHIBITED_PURPOSES = {
 SIGHTLINE_FISCAL_YEAR_START_MONTH = int(os.environ.get("SIGHTLINE_FISCAL_YEAR_START_MONTH", "7"))
 # Public aggregate cells below this count show as "fewer than N" (0 = off).
 SIGHTLINE_PUBLIC_MIN_CELL = int(os.environ.get("SIGHTLINE_PUBLIC_MIN_CELL", "0"))
+# The licence the open data is published under (shown on /open-data/).
+SIGHTLINE_DATA_LICENCE = os.environ.get(
+    "SIGHTLINE_DATA_LICENCE", "Creative Commons CC0 1.0 Universal (public domain dedication)"
+)
+SIGHTLINE_DATA_LICENCE_URL = os.environ.get(
+    "SIGHTLINE_DATA_LICENCE_URL", "https://creativecommons.org/publicdomain/zero/1.0/"
+)
+# Public pages are cached per language and signed tree head; figures that are not in the signed
+# log (flags, reviews, outcomes, spending) are at most this many seconds old.
+SIGHTLINE_PUBLIC_PAGE_TIMEOUT = int(os.environ.get("SIGHTLINE_PUBLIC_PAGE_TIMEOUT", "300"))
 # Entries are kept at least this long (CJIS Security Policy audit-log minimum: one year).
 SIGHTLINE_LOG_RETENTION_DAYS = int(os.environ.get("SIGHTLINE_LOG_RETENTION_DAYS", "365"))
 # Requests per integration key to the ingest endpoints ("N/sec", "N/min", "N/hour", "N/day");

@@ -16,7 +16,7 @@ urlpatterns = [
     path("accounts/two-factor/setup/", twofactor.setup, name=twofactor.SETUP),
     path("accounts/two-factor/verify/", twofactor.verify, name=twofactor.VERIFY),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("language/<str:code>/", views.switch_language, name="switch-language"),
     path("api/v1/", include("audit.api_urls")),
     path("api/v1/", include("reports.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

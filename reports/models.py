@@ -267,3 +267,43 @@ class PublicSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"public counts at size {self.tree_size}"
+
+
+class PublicRollup(Rollup):
+    """Counts of the public leaves of the latest signed tree head, per day and per month.
+
+    Unlike the other rollups (kept in every write's transaction, so they run ahead of the
+    signed log), these cover exactly the entries 0..tree_size-1 of the head recorded in
+    `PublicRollupState`, and only the leaves' own fields: anyone can recompute every number on
+    the public pages and in the daily open data from the leaves and check them against the head.
+    """
+
+    agency = models.CharField(max_length=32, help_text=_("Requesting agency code."))
+    offense_category = models.CharField(max_length=64)
+    scope = models.CharField(max_length=16)
+    queries = models.IntegerField(default=0)
+    with_case_number = models.IntegerField(default=0)
+    with_supervisor = models.IntegerField(default=0)
+    on_behalf = models.IntegerField(default=0)
+
+    DIMENSIONS = ("agency", "offense_category", "scope")
+    MEASURES = ("queries", "with_case_number", "with_supervisor", "on_behalf")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["granularity", "period_start", "technology", "agency",
+                        "offense_category", "scope"],
+                name="public_rollup_key",
+            )
+        ]  # fmt: skip
+
+
+class PublicRollupState(models.Model):
+    """The signed tree head the public rollup covers (one row)."""
+
+    tree_size = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"public rollup at size {self.tree_size}"

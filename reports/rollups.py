@@ -138,14 +138,14 @@ class Tally:
                     if any(values)
                 ]
                 if rows:
-                    cursor.executemany(_upsert_sql(model), rows)
+                    cursor.executemany(upsert_sql(model, MEASURES[model]), rows)
                 counts.clear()
 
 
-def _upsert_sql(model) -> str:
+def upsert_sql(model, measures: tuple[str, ...]) -> str:
+    """INSERT ... ON CONFLICT that adds `measures` to a rollup row (both SQLite and PostgreSQL)."""
     table = model._meta.db_table
     keys = ["granularity", "period_start", "technology", *model.DIMENSIONS]
-    measures = MEASURES[model]
     columns = ", ".join(keys + list(measures))
     placeholders = ", ".join(["%s"] * (len(keys) + len(measures)))
     updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)

@@ -4,20 +4,24 @@ from pathlib import Path
 
 import plotly
 from csp.decorators import csp_update
-from django.http import FileResponse, Http404, HttpResponse
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
 from audit import selectors as log_selectors
 from audit.models import Technology
+from portal.cache import public_page_cache
 from portal.roles import AUDITOR, COUNCIL, RoleRequiredMixin
-from reports import periods, report
+from reports import open_data, periods, public, report
+from reports import selectors as reports_selectors
 from reports.forms import PeriodPickerForm
-from reports.models import AnnualStatement
+from reports.models import AnnualStatement, PublicRollupState
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 # plotly.js adds two <style> elements of its own (an empty one and its global rules); these
@@ -35,36 +39,229 @@ with_charts = method_decorator(
 )
 
 
-class HomeView(TemplateView):
-    """Public: what each technology is and the latest signed state of the log."""
-
-    template_name = "reports/home.html"
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["technologies"] = Technology.objects.all()
-        context["head"] = log_selectors.latest_tree_head()
-        return context
-
-
 class TableReportMixin:
     """Renders sections of tables, or one table as CSV with ?table=<id>&format=csv."""
 
-    def sections(self):
-        raise NotImplementedError
+    def tables(self):
+        """Every table of the page (reports: the tables of their sections)."""
+        for section in self.sections():
+            yield from section.tables
 
     def get(self, request, *args, **kwargs):
         if request.GET.get("format") == "csv":
             wanted = request.GET.get("table", "")
-            for section in self.sections():
-                for table in section.tables:
-                    if table.id == wanted:
-                        response = HttpResponse(table.csv(), content_type="text/csv; charset=utf-8")
-                        name = f"sightline-{table.id}-{self.file_label()}.csv"
-                        response["Content-Disposition"] = f'attachment; filename="{name}"'
-                        return response
+            for table in self.tables():
+                if table.id == wanted:
+                    response = HttpResponse(table.csv(), content_type="text/csv; charset=utf-8")
+                    name = f"sightline-{table.id}-{self.file_label()}.csv"
+                    response["Content-Disposition"] = f'attachment; filename="{name}"'
+                    return response
             raise Http404(f"No table '{wanted}' in this report.")
         return super().get(request, *args, **kwargs)
+
+
+def _head_size() -> int:
+    """The version of the public pages: the latest signed tree head's size."""
+    head = log_selectors.latest_tree_head()
+    return head.tree_size if head else -1
+
+
+public_page = method_decorator(public_page_cache(version=_head_size), name="get")
+
+
+def _by_id(tables) -> dict:
+    """Tables by id, as templates can look them up (hyphens become underscores)."""
+    return {table.id.replace("-", "_"): table for table in tables}
+
+
+class PublicPageMixin(TableReportMixin):
+    """A public page at the latest signed tree head, in the visitor's language."""
+
+    def file_label(self) -> str:
+        return timezone.localdate().isoformat()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        language = get_language() or "en"
+        technologies = list(Technology.objects.all())
+        for technology in technologies:
+            for field in Technology.TRANSLATED:
+                setattr(technology, f"public_{field}", technology.localized(field, language))
+        context.update(
+            head=self.head,
+            public_state=PublicRollupState.objects.filter(id=1).first(),
+            technologies=technologies,
+            names={t.slug: t.public_name for t in technologies},
+            prohibited=[gettext(name) for name in settings.SIGHTLINE_PROHIBITED_PURPOSES],
+            today=timezone.localdate(),
+        )
+        return context
+
+    def get(self, request, *args, **kwargs):
+        self.head = public.current_head()
+        return super().get(request, *args, **kwargs)
+
+
+@with_charts
+@public_page
+class HomeView(PublicPageMixin, TemplateView):
+    """Public: what each technology is, how it is used, how well the rules are kept, what it
+    costs, and the signed head every count comes from."""
+
+    template_name = "reports/home.html"
+
+    def tables(self):
+        if not hasattr(self, "_tables"):
+            today = timezone.localdate()
+            names = public.localized_names()
+            self._tables = [
+                public.headline_table(today),
+                public.trend_table(today, names),
+                public.purposes_table(today, names),
+                public.outcomes_table(today, names),
+                *public.spending_tables(names),
+                public.cost_table(today, names),
+            ]
+        return self._tables
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        tables = _by_id(self.tables())
+        summaries = public.technology_summaries(context["today"])
+        for technology in context["technologies"]:
+            technology.summary = summaries.get(technology.slug, {})
+        context.update(tables=tables, spent=public.spending_to_date())
+        return context
+
+
+@with_charts
+@public_page
+class TechnologyView(PublicPageMixin, TemplateView):
+    """Public: one technology's policy, rules, use, outcomes, cost and policy history."""
+
+    template_name = "reports/technology.html"
+
+    def technology(self) -> Technology:
+        if not hasattr(self, "_technology"):
+            self._technology = get_object_or_404(Technology, slug=self.kwargs["slug"])
+        return self._technology
+
+    def file_label(self) -> str:
+        return f"{self.kwargs['slug']}-{timezone.localdate().isoformat()}"
+
+    def tables(self):
+        if not hasattr(self, "_tables"):
+            today, slug = timezone.localdate(), self.technology().slug
+            names = public.localized_names()
+            self._tables = [
+                public.headline_table(today, slug),
+                public.trend_table(today, names, slug),
+                public.purposes_table(today, names, slug),
+                public.agencies_table(today, slug),
+                public.outcomes_table(today, names, slug),
+                public.cost_table(today, names, slug),
+            ]
+        return self._tables
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        technology = next(t for t in context["technologies"] if t.slug == self.technology().slug)
+        context.update(
+            technology=technology,
+            tables=_by_id(self.tables()),
+            history=public.policy_history(technology),
+        )
+        return context
+
+
+@with_charts
+@public_page
+class SpendingView(PublicPageMixin, TemplateView):
+    """Public: contracts, vendors and money paid by fiscal year and funding source."""
+
+    template_name = "reports/spending.html"
+
+    def tables(self):
+        if not hasattr(self, "_tables"):
+            self._tables = public.spending_tables(public.localized_names())
+        return self._tables
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            tables=_by_id(self.tables()),
+            contracts=reports_selectors.contracts_with_spending(),
+            spent=public.spending_to_date(),
+        )
+        return context
+
+
+@public_page
+class OpenDataView(PublicPageMixin, TemplateView):
+    """Public: the downloads, their data dictionary, the licence and how to verify them."""
+
+    template_name = "reports/open_data.html"
+
+    def tables(self):
+        return []
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            dictionary=open_data.DICTIONARY,
+            licence=settings.SIGHTLINE_DATA_LICENCE,
+            licence_url=settings.SIGHTLINE_DATA_LICENCE_URL,
+        )
+        return context
+
+
+def _download(rows, filename: str, content_type: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(rows, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _signed_head():
+    head = public.current_head()
+    if head is None:
+        raise Http404("No tree head has been published yet.")
+    return head
+
+
+@require_GET
+def leaves_download(request, fmt: str):
+    """Every public leaf of the latest signed head, as CSV or JSON Lines (streamed)."""
+    head = _signed_head()
+    name = f"sightline-leaves-{head.tree_size}"
+    if fmt == "csv":
+        return _download(open_data.leaves_csv(head.tree_size), f"{name}.csv", "text/csv")
+    return _download(open_data.leaves_jsonl(head.tree_size), f"{name}.jsonl", "application/jsonl")
+
+
+@require_GET
+def daily_download(request):
+    """Daily counts of the public leaves at the latest signed head (CSV)."""
+    head = _signed_head()
+    name = f"sightline-daily-{head.tree_size}.csv"
+    return _download(open_data.daily_csv(), name, "text/csv")
+
+
+@require_GET
+def spending_download(request):
+    """Every payment under every contract (CSV)."""
+    name = f"sightline-spending-{timezone.localdate().isoformat()}.csv"
+    return _download(open_data.spending_csv(), name, "text/csv")
+
+
+@require_GET
+def tree_head_download(request):
+    """The signed tree head the other downloads match (JSON)."""
+    head = _signed_head()
+    response = JsonResponse(log_selectors.tree_head_document(head), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = (
+        f'attachment; filename="sightline-tree-head-{head.tree_size}.json"'
+    )
+    return response
 
 
 @with_charts

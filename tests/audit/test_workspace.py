@@ -156,6 +156,14 @@ def access_table(seq: int) -> dict[str, list[tuple[str, str, dict, dict]]]:
     entries = "/api/v1/log/entries?start=0&end=3"
     return {
         "reports:home": [("GET", "/", {}, PUBLIC)],
+        "reports:technology": [("GET", f"/technologies/{LPR}/", {}, PUBLIC)],
+        "reports:spending": [("GET", "/spending/", {}, PUBLIC)],
+        "reports:open-data": [("GET", "/open-data/", {}, PUBLIC)],
+        "reports:leaves-csv": [("GET", "/open-data/leaves.csv", {}, PUBLIC)],
+        "reports:leaves-jsonl": [("GET", "/open-data/leaves.jsonl", {}, PUBLIC)],
+        "reports:daily-csv": [("GET", "/open-data/daily.csv", {}, PUBLIC)],
+        "reports:spending-csv": [("GET", "/open-data/spending.csv", {}, PUBLIC)],
+        "reports:tree-head-json": [("GET", "/open-data/tree-head.json", {}, PUBLIC)],
         "reports:council-dashboard": [("GET", "/reports/", {}, COUNCIL_PAGE)],
         "reports:annual-report": [("GET", f"/reports/annual/{LPR}/", {}, COUNCIL_PAGE)],
         "reports:plotly-js": [("GET", "/assets/plotly.min.js", {}, PUBLIC)],
@@ -173,7 +181,7 @@ def access_table(seq: int) -> dict[str, list[tuple[str, str, dict, dict]]]:
         "password_reset_done": [("GET", "/accounts/password_reset/done/", {}, PUBLIC)],
         "password_reset_confirm": [("GET", "/accounts/reset/MQ/bad-token/", {}, PUBLIC)],
         "password_reset_complete": [("GET", "/accounts/reset/done/", {}, PUBLIC)],
-        "set_language": [("POST", "/i18n/setlang/", {"language": "es", "next": "/"}, REDIRECTS)],
+        "switch-language": [("GET", "/language/es/?next=/spending/", {}, REDIRECTS)],
         "audit-api:queries": [
             ("GET", "/api/v1/queries/", {}, AUDITOR_API),
             ("POST", "/api/v1/queries/", {}, INTEGRATION_ONLY),
