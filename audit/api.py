@@ -27,6 +27,7 @@ from audit.authentication import (
 from audit.forms import EntrySearchForm
 from audit.models import AccessRecord, QueryLogEntry
 from audit.parsing import IngestRejected, parse_queries
+from audit.schema import AUDITOR_ERRORS, KEY_ERRORS, PARAMETER_ERRORS, PUBLIC_ERRORS
 from audit.serializers import (
     EntrySerializer,
     ErrorSerializer,
@@ -129,7 +130,7 @@ class QueryCollectionView(APIView):
         parameters=[
             OpenApiParameter(name, str, required=False) for name in EntrySearchForm.base_fields
         ],
-        responses={200: EntrySerializer(many=True), 400: ErrorSerializer},
+        responses={200: EntrySerializer(many=True), 400: PARAMETER_ERRORS, **AUDITOR_ERRORS},
     )
     def get(self, request):
         filters = _search_filters(request)
@@ -148,7 +149,7 @@ class QueryCollectionView(APIView):
         responses={
             201: RecordedQuerySerializer,
             200: OpenApiResponse(RecordedQuerySerializer, description="Idempotent replay."),
-            400: ErrorSerializer,
+            **KEY_ERRORS,
             409: ErrorSerializer,
         },
         description="Send one query object, or a JSON array of 1 to 1000 of them; an array "
@@ -180,7 +181,10 @@ class EntryDetailAPIView(APIView):
     authentication_classes = [SessionAuthentication]
     permission_classes = [IsAuditor]
 
-    @extend_schema(operation_id="get_query", responses={200: EntrySerializer, 404: ErrorSerializer})
+    @extend_schema(
+        operation_id="get_query",
+        responses={200: EntrySerializer, 404: ErrorSerializer, **AUDITOR_ERRORS},
+    )
     def get(self, request, sequence: int):
         entries = selectors.with_review_status(
             QueryLogEntry.objects.select_related("operator").prefetch_related("outcomes")
@@ -201,7 +205,7 @@ class OutcomeView(APIView):
     @extend_schema(
         operation_id="record_outcome",
         request=OutcomeInSerializer,
-        responses={201: OutcomeOutSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        responses={201: OutcomeOutSerializer, **KEY_ERRORS, 404: ErrorSerializer},
     )
     def post(self, request, sequence: int):
         entry = get_object_or_404(
@@ -260,7 +264,7 @@ class TreeHeadView(PublicLogView):
     @extend_schema(
         operation_id="log_tree_head",
         parameters=[OpenApiParameter("tree_size", int, required=False)],
-        responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer},
+        responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer, **PUBLIC_ERRORS},
     )
     def get(self, request):
         size = _int_param(request, "tree_size", required=False)
@@ -278,7 +282,7 @@ class EntriesView(PublicLogView):
     @extend_schema(
         operation_id="log_entries",
         parameters=[OpenApiParameter("start", int), OpenApiParameter("end", int)],
-        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer},
+        responses={200: OpenApiTypes.OBJECT, **PUBLIC_ERRORS},
     )
     def get(self, request):
         start = _int_param(request, "start")
@@ -295,7 +299,7 @@ class InclusionProofView(PublicLogView):
     @extend_schema(
         operation_id="log_inclusion_proof",
         parameters=[OpenApiParameter("leaf_index", int), OpenApiParameter("tree_size", int)],
-        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer},
+        responses={200: OpenApiTypes.OBJECT, **PUBLIC_ERRORS},
     )
     def get(self, request):
         index = _int_param(request, "leaf_index")
@@ -320,7 +324,7 @@ class ConsistencyProofView(PublicLogView):
     @extend_schema(
         operation_id="log_consistency_proof",
         parameters=[OpenApiParameter("first", int), OpenApiParameter("second", int)],
-        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer},
+        responses={200: OpenApiTypes.OBJECT, **PUBLIC_ERRORS},
     )
     def get(self, request):
         first = _int_param(request, "first", minimum=1)

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import selectors as log_selectors
+from audit.schema import NOT_PUBLISHED, PUBLIC_ERRORS
 from reports.snapshots import public_statistics, snapshot_for
 
 
@@ -21,7 +22,7 @@ class StatisticsView(APIView):
     @extend_schema(
         operation_id="public_statistics",
         parameters=[OpenApiParameter("tree_size", int, required=False)],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 404: NOT_PUBLISHED, **PUBLIC_ERRORS},
     )
     def get(self, request):
         raw = request.query_params.get("tree_size")
