@@ -13,6 +13,7 @@ from audit import selectors, services
 from audit.models import Agency, LogState
 from portal.roles import ensure_demo_users
 from reports import demo as spending_demo
+from reports.public import advance_public_rollup
 
 
 class Command(BaseCommand):
@@ -67,6 +68,8 @@ class Command(BaseCommand):
         head = services.publish_tree_head(force=True) or selectors.latest_tree_head()
         size = LogState.objects.get(id=1).size
         self.stdout.write(f"Log: {size} entries; signed tree head of size {head.tree_size}.")
+        self.stdout.write("Counting the signed entries for the public pages...")
+        advance_public_rollup(head)
         ensure_demo_users(password)
         shown = password if demo_password is None else "(the one you gave)"
         self.stdout.write(
