@@ -83,6 +83,7 @@ format: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(PY) bench/ingest.py
 	$(PY) bench/verify.py
+	$(PY) bench/load.py
 
 clean-db:
 	rm -f $(DATA)/db.sqlite3 $(DATA)/db.sqlite3-wal $(DATA)/db.sqlite3-shm
