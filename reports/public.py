@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 
@@ -385,8 +386,8 @@ def _spend_label(slug: str, names: dict[str, str]) -> str:
 def _fiscal_year_note() -> str:
     fy = fiscal_year(fiscal_year_of(timezone.localdate()))
     return _("Fiscal years run from %(start)s to %(end)s; FY%(year)s is the current one.") % {
-        "start": fy.start.strftime("%B %-d"),
-        "end": fy.end.strftime("%B %-d"),
+        "start": date_format(fy.start, "F j"),
+        "end": date_format(fy.end, "F j"),
         "year": fiscal_year_of(fy.start),
     }
 

@@ -65,8 +65,8 @@ def open_page(browser, page_errors):
     """Open a page at a viewport; console errors (CSP violations included) are collected."""
     contexts = []
 
-    def _open(url: str, viewport: str = "desktop"):
-        context = browser.new_context(viewport=VIEWPORTS[viewport])
+    def _open(url: str, viewport: str = "desktop", locale: str = "en-US"):
+        context = browser.new_context(viewport=VIEWPORTS[viewport], locale=locale)
         contexts.append(context)
         page = context.new_page()
         page.on(

@@ -5,18 +5,65 @@ from axe_playwright_python.sync_playwright import Axe
 
 from tests.browser.conftest import DEMO_PASSWORD, VIEWPORTS, screenshot
 
-PUBLIC_PAGES = {"home": "/", "log": "/log/", "login": "/accounts/login/"}
+PUBLIC_PAGES = {
+    "home": "/",
+    "technology-face-recognition": "/technologies/face-recognition/",
+    "technology-license-plate-reader": "/technologies/license-plate-reader/",
+    "technology-nibin": "/technologies/nibin/",
+    "spending": "/spending/",
+    "open-data": "/open-data/",
+    "log": "/log/",
+    "login": "/accounts/login/",
+}
+LOCALES = {"en": "en-US", "es": "es-US"}
 
 
-@pytest.mark.parametrize("name", sorted(PUBLIC_PAGES))
-@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
-def test_public_page_is_accessible_and_csp_clean(demo_site, open_page, page_errors, name, viewport):
-    page = open_page(demo_site + PUBLIC_PAGES[name], viewport)
+# Every public page at both widths in English, and in Spanish at desktop width.
+CASES = [(name, viewport, "en") for name in PUBLIC_PAGES for viewport in VIEWPORTS] + [
+    (name, "desktop", "es") for name in PUBLIC_PAGES
+]
+
+
+@pytest.mark.parametrize(("name", "viewport", "language"), sorted(CASES))
+def test_public_page_is_accessible_and_csp_clean(
+    demo_site, open_page, page_errors, name, viewport, language
+):
+    page = open_page(demo_site + PUBLIC_PAGES[name], viewport, LOCALES[language])
+    assert page.locator("html").get_attribute("lang") == language
     results = Axe().run(page)
-    screenshot(page, f"{name}-{viewport}")
+    screenshot(page, f"{name}-{viewport}-{language}")
     assert results.violations_count == 0, results.generate_report()
     assert page_errors == []
     assert page.locator("h1").count() == 1
+
+
+@pytest.mark.parametrize("name", ["home", "technology-nibin", "spending"])
+def test_charts_draw_and_tables_stay_beside_them(demo_site, open_page, name):
+    page = open_page(demo_site + PUBLIC_PAGES[name])
+    page.wait_for_selector(".chart .main-svg", timeout=15000)
+    charts = page.locator(".chart")
+    assert charts.count() >= 1
+    for index in range(charts.count()):
+        figure = charts.nth(index).locator("xpath=ancestor::figure[1]")
+        assert figure.locator("table").count() == 1  # the numbers beside every chart
+
+
+def test_public_pages_work_without_javascript(demo_site, browser):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(demo_site + "/")
+    assert page.locator("table#headline, figure#headline table").count() == 1
+    assert page.locator("#trend table tbody tr").count() >= 1
+    context.close()
+
+
+def test_language_switch_link(demo_site, open_page):
+    page = open_page(demo_site + "/spending/")
+    page.click("a[hreflang=es]")
+    page.wait_for_url(demo_site + "/spending/")
+    assert page.locator("html").get_attribute("lang") == "es"
+    page.click("a[hreflang=en]")
+    assert page.locator("html").get_attribute("lang") == "en"
 
 
 def test_skip_link_moves_focus_to_main(demo_site, open_page):
