@@ -87,7 +87,7 @@ def leaf_bytes(
     return (
         f'{{"agency":{_string(agency)},'
         f'"case_number_present":{_present(case_number)},'
-        f'"date":"{local_date}",'
+        f'"date":{_string(local_date)},'
         f'"offense_category":{_string(offense_category)},'
         f'"on_behalf_of_present":{_present(on_behalf_of)},'
         f'"private_commitment":"{commitment}",'
@@ -98,6 +98,92 @@ def leaf_bytes(
         f'"technology":{_string(technology)},'
         f'"v":{LEAF_VERSION}}}'
     ).encode()
+
+
+#: The stored values `leaf_hashes_of_rows` reads from each row, in this order. Times are the
+#: committed text (`iso_utc`), the date ISO 8601, the salt hex; the rest as stored.
+ROW_FIELDS = (
+    "sequence",
+    "recorded_at",
+    "occurred_at",
+    "local_date",
+    "technology",
+    "query_type",
+    "integration_id",
+    "agency",
+    "on_behalf_of",
+    "operator_badge",
+    "supervisor_badge",
+    "target_fingerprint",
+    "offense_code",
+    "offense_category",
+    "justification",
+    "case_number",
+    "scope",
+    "result_count",
+    "client_ref",
+    "salt",
+)
+
+
+class _QuotedCache(dict):
+    """JSON strings of values seen before: most columns repeat a few values (technologies,
+    query types, agencies, badges, offenses), so each is escaped once per call."""
+
+    __slots__ = ()
+
+    def __missing__(self, value: str) -> str:
+        quoted = self[value] = _string(value)
+        return quoted
+
+
+def leaf_hashes_of_rows(rows) -> list[bytes]:
+    """RFC 6962 leaf hashes (32 bytes each) of many stored entries, given as ROW_FIELDS tuples.
+
+    The same bytes as `leaf_bytes(..., private=commitment_bytes(...))` for each row, in one
+    tight loop (no keyword calls or helpers per field): verify_log spends most of its time
+    here. The tests prove it byte-equal to the keyword functions and to `json.dumps`.
+    """
+    string = _string
+    quoted = _QuotedCache()  # only for the columns with few distinct values
+    sha256 = _sha256
+    fromhex = bytes.fromhex
+    out = []
+    append = out.append
+    for (sequence, recorded_at, occurred_at, local_date, technology, query_type,
+         integration_id, agency, on_behalf_of, operator_badge, supervisor_badge,
+         target_fingerprint, offense_code, category, justification, case_number, scope,
+         result_count, client_ref, salt) in rows:  # fmt: skip
+        private = (
+            f'{{"case_number":{string(case_number)},'
+            f'"client_ref":{"null" if client_ref is None else string(client_ref)},'
+            f'"integration":{quoted[integration_id]},'
+            f'"justification":{string(justification)},'
+            f'"occurred_at":{string(occurred_at)},'
+            f'"offense_code":{quoted[offense_code]},'
+            f'"on_behalf_of":{quoted[on_behalf_of]},'
+            f'"operator":{quoted[operator_badge]},'
+            f'"recorded_at":{string(recorded_at)},'
+            f'"result_count":{"null" if result_count is None else int(result_count)},'
+            f'"supervisor":{quoted[supervisor_badge]},'
+            f'"target_fingerprint":{string(target_fingerprint)}}}'
+        ).encode()
+        leaf = (
+            f'\x00{{"agency":{quoted[agency]},'
+            f'"case_number_present":{"true" if case_number else "false"},'
+            f'"date":{quoted[local_date]},'
+            f'"offense_category":{quoted[category]},'
+            f'"on_behalf_of_present":{"true" if on_behalf_of else "false"},'
+            f'"private_commitment":"{sha256(fromhex(salt) + private).hexdigest()}",'
+            f'"query_type":{quoted[query_type]},'
+            f'"scope":{quoted[scope]},'
+            f'"sequence":{int(sequence)},'
+            f'"supervisor_present":{"true" if supervisor_badge else "false"},'
+            f'"technology":{quoted[technology]},'
+            f'"v":{LEAF_VERSION}}}'
+        )
+        append(sha256(leaf.encode()).digest())
+    return out
 
 
 def leaf_hash_hex(data: bytes) -> str:

@@ -184,6 +184,34 @@ class TreeBuilder:
         self._size = position + 1
         return completed
 
+    def append_subtree(self, level: int, digest: bytes) -> list[tuple[int, int, bytes]]:
+        """Append the root of a whole perfect subtree of 2**level leaves at the current size.
+
+        Same as appending its 2**level leaves one by one, as far as the frontier and the
+        subtrees completed above ``level`` go: the return value lists ``(level, index, hash)``
+        for the appended subtree itself and every subtree it completed, upwards. The size must
+        be a multiple of 2**level (the subtree must be aligned); ValueError otherwise.
+        """
+        _check_digest(digest, "subtree hash")
+        if not isinstance(level, int) or level < 0:
+            raise ValueError("subtree level must be a non-negative int")
+        position = self._size
+        if position % (1 << level):
+            raise ValueError(f"a subtree of level {level} cannot start at leaf {position}")
+        completed = [(level, position >> level, digest)]
+        h = digest
+        levels = self._levels
+        hashes = self._hashes
+        while levels and levels[-1] == level:
+            levels.pop()
+            h = node_hash(hashes.pop(), h)
+            level += 1
+            completed.append((level, position >> level, h))
+        levels.append(level)
+        hashes.append(h)
+        self._size = position + (1 << completed[0][0])
+        return completed
+
     def root(self) -> bytes:
         """Return MTH of all leaves appended so far (EMPTY_ROOT when empty)."""
         return _fold_frontier(self._hashes)

@@ -1,42 +1,40 @@
-"""Full verification of the stored log: leaves, commitments, subtree hashes, state and heads."""
+"""Full verification of the stored log: leaves, commitments, subtree hashes, state and heads.
 
+The log is checked in units of 2**UNIT_LEVEL entries, each a perfect aligned subtree (the last
+one may be partial). A unit's check needs only its own rows and stored nodes, so the units run in
+parallel worker processes, each with its own database connection (SQLite in WAL mode and
+PostgreSQL both serve concurrent readers), when the log is large and the call is not inside a
+transaction (workers cannot see uncommitted rows). The parent combines the units' subtree roots,
+checks the stored nodes above the units, the signed heads, the state and the links, and reports
+the problem a sequential check would meet first: each problem has a position in the order
+"entry s, then the subtrees completed by entry s (lowest level first), then the heads of size
+s + 1", and the lowest one is named.
+"""
+
+import hashlib
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import F
+from django.db.utils import load_backend
 
 from audit import signing
-from audit.leaves import commitment_bytes, iso_utc, leaf_bytes, leaf_hash_hex
-from audit.merkle import TreeBuilder
-from audit.models import LogState, MerkleNode, QueryLogEntry, SignedTreeHead
+from audit.leaves import leaf_hashes_of_rows
+from audit.merkle import EMPTY_ROOT, TreeBuilder, node_hash
+from audit.models import Agency, LogState, MerkleNode, Operator, QueryLogEntry, SignedTreeHead
 
-CHUNK = 5000
-# Database columns read per entry, in the order verify_log unpacks them.
-_COLUMNS = (
-    "sequence",
-    "recorded_at",
-    "occurred_at",
-    "local_date",
-    "technology_id",
-    "query_type",
-    "integration_id",
-    "requesting_agency_code",
-    "on_behalf_of",
-    "operator_badge",
-    "supervisor_badge",
-    "target_fingerprint",
-    "offense_code",
-    "offense_category",
-    "justification",
-    "case_number",
-    "scope",
-    "result_count",
-    "client_ref",
-    "salt",
-    "leaf_hash",
-)
+#: A unit is 2**UNIT_LEVEL entries: one worker task, one perfect subtree.
+UNIT_LEVEL = 15
+#: Rows per query inside a unit (keeps each query's memory flat).
+CHUNK = 8192
+#: Parallel only for logs of at least this many units (a fork costs more than a small log).
+MIN_PARALLEL_UNITS = 2
+_sha256 = hashlib.sha256
+
+# Problem positions: (entry, kind, level). Kinds order the checks made at one entry.
+_MISSING, _LEAF, _NODE, _HEAD = 0, 1, 2, 3
 
 
 class LogVerificationError(Exception):
@@ -48,84 +46,235 @@ class VerifiedLog:
     size: int
     root_hash: str
     heads_checked: int
+    witness_size: int | None = None  # the published head kept outside the database, if any
 
 
-def _db_time(value) -> str:
-    """A stored timestamp in committed form, read without the ORM's per-row conversion.
+@dataclass
+class _UnitResult:
+    start: int
+    count: int  # entries checked (up to the first problem)
+    problem: tuple[tuple[int, int, int], str] | None
+    frontier: list[tuple[int, bytes]]  # perfect subtrees of [start, start + count)
+    heads: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
+    bad_links: dict[str, int] = field(default_factory=dict)
+    pid: int = field(default_factory=os.getpid)  # the process that checked the unit
 
-    PostgreSQL returns aware datetimes; SQLite returns Django's naive-UTC text
-    ("YYYY-MM-DD HH:MM:SS[.ffffff]").
+
+# --- SQL ---------------------------------------------------------------------------------------
+
+_LINKS = (  # (link, linked table, linked column, committed column), in the order they are named
+    ("operator", Operator._meta.db_table, "badge_number", "operator_badge"),
+    ("supervisor", Operator._meta.db_table, "badge_number", "supervisor_badge"),
+    ("requesting_agency", Agency._meta.db_table, "code", "requesting_agency_code"),
+)
+
+
+def _sql(vendor: str, quote: Callable[[str], str]) -> dict[str, str]:
+    """The queries a unit runs. Table and column names come from model metadata, never input.
+
+    Times and the date are read as the text the log committed to (`audit.leaves.iso_utc`,
+    `date.isoformat`), converted by the database: cheaper than a parse and a format per value.
     """
-    if isinstance(value, datetime):
-        return iso_utc(value if value.tzinfo else value.replace(tzinfo=UTC))
-    text = value.replace(" ", "T")
-    return (text if "." in text else text + ".000000") + "+00:00"
+    entries = quote(QueryLogEntry._meta.db_table)
+    nodes = quote(MerkleNode._meta.db_table)
+    level, index = quote("level"), quote("index")
+    if vendor == "postgresql":
+        # The committed text forms (audit.leaves.iso_utc, date.isoformat), made by the server.
+        def moment(c):
+            return f"""to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
-
-def _db_date(value) -> str:
-    return value.isoformat() if isinstance(value, date) else value
-
-
-def _entry_chunks() -> Iterator[list[tuple]]:
-    """All entries in sequence order, CHUNK rows per query (keyset paging: flat memory)."""
-    table = QueryLogEntry._meta.db_table
-    if connection.vendor == "sqlite":
-        # Read dates and times as the stored text: skips a parse and a format per value.
-        text = {"recorded_at", "occurred_at", "local_date"}
-        columns = ", ".join(f"CAST({c} AS TEXT)" if c in text else c for c in _COLUMNS)
+        day = "to_char(local_date, 'YYYY-MM-DD')"
+        hashes = f"string_agg(hash, '' ORDER BY {index})"
+        ordered = ""
     else:
-        columns = ", ".join(_COLUMNS)
-    # Table and column names come from the model's metadata, never from input.
-    sql = f"SELECT {columns} FROM {table} WHERE sequence >= %s ORDER BY sequence LIMIT %s"  # noqa: S608
-    start = 0
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute(sql, [start, CHUNK])
-            rows = cursor.fetchall()
-            if not rows:
-                return
-            yield rows
-            start = rows[-1][0] + 1
-
-
-class _StoredNodes:
-    """Streams the stored subtree hashes of each level in index order, CHUNK rows per query."""
-
-    def __init__(self) -> None:
-        self._buffers: dict[int, list[tuple[int, str]]] = {}
-        self._next_index: dict[int, int] = {}
-        self._exhausted: set[int] = set()
-
-    def next(self, level: int) -> tuple[int, str] | None:
-        buffer = self._buffers.setdefault(level, [])
-        if not buffer and level not in self._exhausted:
-            start = self._next_index.get(level, 0)
-            buffer.extend(
-                MerkleNode.objects.filter(level=level, index__gte=start)
-                .order_by("index")
-                .values_list("index", "hash")[:CHUNK]
+        # SQLite keeps Django's naive-UTC text: "YYYY-MM-DD HH:MM:SS[.ffffff]".
+        def moment(c):
+            text = f"CAST({c} AS TEXT)"
+            return (
+                f"(replace({text}, ' ', 'T') || CASE WHEN instr({text}, '.') "
+                f"THEN '+00:00' ELSE '.000000+00:00' END)"
             )
-            buffer.reverse()
-            if buffer:
-                self._next_index[level] = buffer[0][0] + 1
+
+        day = "CAST(local_date AS TEXT)"
+        hashes = "group_concat(hash, '')"
+        ordered = f" ORDER BY {index}"
+
+    columns = (
+        "sequence", moment("recorded_at"), moment("occurred_at"), day, "technology_id",
+        "query_type", "integration_id", "requesting_agency_code", "on_behalf_of",
+        "operator_badge", "supervisor_badge", "target_fingerprint", "offense_code",
+        "offense_category", "justification", "case_number", "scope", "result_count",
+        "client_ref", "salt", "leaf_hash",
+    )  # fmt: skip
+    in_range = "WHERE sequence >= %s AND sequence < %s ORDER BY sequence"
+    where_nodes = f"{level} = %s AND {index} >= %s AND {index} < %s"
+    sql = {
+        "entries": f"SELECT {', '.join(columns)} FROM {entries} {in_range}",  # noqa: S608
+        "next_entry": f"SELECT MIN(sequence) FROM {entries} WHERE sequence > %s",  # noqa: S608
+        # One string per level and unit; if it differs, the nodes are read one by one.
+        "node_string": f"SELECT {hashes} FROM (SELECT {index}, hash FROM {nodes} "  # noqa: S608
+        f"WHERE {where_nodes}{ordered}) AS unit_nodes",
+        "node_list": f"SELECT {index}, hash FROM {nodes} WHERE {where_nodes} "  # noqa: S608
+        f"ORDER BY {index}",
+    }
+    # One pass over the unit for the three links: the first entry whose link disagrees.
+    joins, firsts = [], []
+    for n, (link, table, column, committed) in enumerate(_LINKS):
+        joins.append(f"LEFT JOIN {quote(table)} t{n} ON t{n}.id = e.{quote(link + '_id')}")
+        firsts.append(
+            f"MIN(CASE WHEN t{n}.{quote(column)} <> e.{quote(committed)} THEN e.sequence END)"
+        )
+    sql["links"] = (
+        f"SELECT {', '.join(firsts)} FROM {entries} e {' '.join(joins)} "  # noqa: S608
+        "WHERE e.sequence >= %s AND e.sequence < %s"
+    )
+    return sql
+
+
+# --- one unit ----------------------------------------------------------------------------------
+
+
+def _node_problem(level: int, index: int) -> tuple[tuple[int, int, int], str]:
+    first = index << level
+    last = first + (1 << level) - 1
+    return (last, _NODE, level), (
+        f"Stored subtree hash L{level}#{index} (entries {first}-{last}) does not match the "
+        f"entries; first bad sequence {first}."
+    )
+
+
+def _check_unit(cursor, sql: dict, start: int, end: int, size: int, heads: list[int]):
+    """Check entries [start, end) (start aligned to a unit) and the stored nodes inside them."""
+    problem = None
+    leaves: list[bytes] = []
+    expected = start
+    while expected < end and problem is None:
+        cursor.execute(sql["entries"], [expected, min(expected + CHUNK, end)])
+        rows = cursor.fetchall()
+        if rows and rows[0][0] == expected and rows[-1][0] == expected + len(rows) - 1:
+            good = rows
+        else:  # a gap: find the first missing sequence
+            n = 0
+            while n < len(rows) and rows[n][0] == expected + n:
+                n += 1
+            good = rows[:n]
+            missing = expected + n
+            if n < len(rows):
+                following = rows[n][0]
             else:
-                self._exhausted.add(level)
-        return buffer.pop() if buffer else None
+                cursor.execute(sql["next_entry"], [missing])
+                following = cursor.fetchone()[0]
+            if following is None:
+                message = f"The log state says {size} entries but {missing} are stored."
+            else:
+                message = f"Sequence {missing} is missing: the next stored entry is {following}."
+            problem = ((missing, _MISSING, 0), message)
+        digests = leaf_hashes_of_rows(row[:-1] for row in good)
+        stored = [row[-1] for row in good]
+        if b"".join(digests).hex() != "".join(stored):
+            bad = [i for i, (d, s) in enumerate(zip(digests, stored, strict=True)) if d.hex() != s]
+            if bad:
+                sequence = expected + bad[0]
+                problem = (
+                    (sequence, _LEAF, 0),
+                    f"Entry {sequence}: its recorded fields no longer match its leaf hash.",
+                )
+                digests = digests[: bad[0]]
+        leaves.extend(digests)
+        expected += len(digests)
+    count = len(leaves)
 
-    def levels_started(self) -> list[int]:
-        return list(self._buffers)
+    # Every stored subtree inside the unit, level by level, one string per level.
+    levels = [leaves]
+    level, below = 0, leaves
+    while len(below) > 1:
+        level += 1
+        pairs = iter(below)
+        above = [_sha256(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
+        levels.append(above)
+        below = above
+        first = start >> level
+        params = [level, first, first + len(above)]
+        cursor.execute(sql["node_string"], params)
+        if (cursor.fetchone()[0] or "") != b"".join(above).hex():
+            cursor.execute(sql["node_list"], params)
+            stored = dict(cursor.fetchall())
+            for offset, digest in enumerate(above):
+                if stored.get(first + offset) != digest.hex():
+                    found = _node_problem(level, first + offset)
+                    if problem is None or found[0] < problem[0]:
+                        problem = found
+                    break
+
+    def frontier(upto: int) -> list[tuple[int, bytes]]:
+        out, done = [], 0
+        for lvl in range(len(levels) - 1, -1, -1):
+            if (upto >> lvl) & 1:
+                out.append((lvl, levels[lvl][done >> lvl]))
+                done += 1 << lvl
+        return out
+
+    result = _UnitResult(start=start, count=count, problem=problem, frontier=frontier(count))
+    for m in heads:
+        if start < m <= start + count and (problem is None or (m - 1, _HEAD, 0) < problem[0]):
+            result.heads[m] = frontier(m - start)
+    if problem is None:
+        cursor.execute(sql["links"], [start, end])
+        for (link, *_), wrong in zip(_LINKS, cursor.fetchone(), strict=True):
+            if wrong is not None:
+                result.bad_links[link] = wrong
+    return result
 
 
-def verify_log(*, progress: Callable[[int], None] = lambda n: None) -> VerifiedLog:
-    """Recompute every leaf and subtree from the stored rows and check every published head.
+# --- worker processes --------------------------------------------------------------------------
 
-    Each head's signature is checked and its root compared with the root recomputed at its
-    size from the same entries, which also proves successive heads consistent. Raises
-    LogVerificationError naming the first problem found.
-    """
-    state = LogState.objects.get(id=1)
-    heads = list(SignedTreeHead.objects.order_by("tree_size"))
-    public_key = signing.public_key_raw()
+_worker: dict = {}
+
+
+def _start_worker(settings_dict: dict) -> None:
+    """In a forked worker: a database connection of its own (the parent's is never touched)."""
+    wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(dict(settings_dict))
+    _worker["connection"] = wrapper
+    _worker["sql"] = _sql(wrapper.vendor, wrapper.ops.quote_name)
+
+
+def _run_in_worker(task: tuple) -> _UnitResult:
+    with _worker["connection"].cursor() as cursor:
+        return _check_unit(cursor, _worker["sql"], *task)
+
+
+def _default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _can_fork() -> bool:
+    if connection.in_atomic_block:
+        return False  # the workers could not see this transaction's rows
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        return False
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _unit_results(tasks: list[tuple], workers: int) -> Iterator[_UnitResult]:
+    if workers > 1 and len(tasks) >= MIN_PARALLEL_UNITS and _can_fork():
+        context = multiprocessing.get_context("fork")
+        with context.Pool(
+            workers, initializer=_start_worker, initargs=(connection.settings_dict,)
+        ) as pool:
+            yield from pool.imap(_run_in_worker, tasks)
+            pool.close()
+            pool.join()
+        return
+    sql = _sql(connection.vendor, connection.ops.quote_name)
+    with connection.cursor() as cursor:
+        for task in tasks:
+            yield _check_unit(cursor, sql, *task)
+
+
+# --- the whole log -----------------------------------------------------------------------------
+
+
+def _check_signatures(heads: list[SignedTreeHead], public_key: bytes) -> None:
     for head in heads:
         if head.key_id != signing.key_id():
             raise LogVerificationError(
@@ -141,125 +290,156 @@ def verify_log(*, progress: Callable[[int], None] = lambda n: None) -> VerifiedL
             public_key,
         ):
             raise LogVerificationError(f"Tree head of size {head.tree_size}: bad signature.")
-    if heads and heads[-1].tree_size > state.size:
+
+
+def _check_witness(witness: dict, public_key: bytes, size: int) -> str:
+    """Check the witness head's signature and size; return what to say if its root differs.
+
+    The witness file keeps the latest published head outside the database, so a database
+    restored from an older backup (which lost that head along with the entries) is caught.
+    """
+    path = signing.witness_path()
+    m, at = witness["tree_size"], witness["timestamp"]
+    if witness["key_id"] != signing.key_id() or not signing.verify_tree_head(witness, public_key):
+        raise LogVerificationError(
+            f"The witness head in {path} (size {m}, published at {at}) is not validly signed by "
+            "this log's key: the file was altered, or the key or the file belongs to another log."
+        )
+    if m > size:
+        raise LogVerificationError(
+            f"The database holds {size} entries but tree head {m} was published at {at} "
+            f"(witness {path}): it was restored from a backup older than that head. Published "
+            "entries were lost."
+        )
+    return (
+        f"The database's log does not match the published head of size {m} (published at "
+        f"{at}, witness {path}): entries were changed or the database is another log."
+    )
+
+
+def _check_root(checks: list[tuple[str, str]], root: bytes) -> None:
+    for root_hash, problem in checks:
+        if root.hex() != root_hash:
+            raise LogVerificationError(problem)
+
+
+def _fold(hashes: list[bytes]) -> bytes:
+    if not hashes:
+        return EMPTY_ROOT
+    root = hashes[-1]
+    for h in reversed(hashes[:-1]):
+        root = node_hash(h, root)
+    return root
+
+
+def verify_log(
+    *, progress: Callable[[int], None] = lambda n: None, workers: int | None = None
+) -> VerifiedLog:
+    """Recompute every leaf and subtree from the stored rows and check every published head.
+
+    Each head's signature is checked and its root compared with the root recomputed at its
+    size from the same entries, which also proves successive heads consistent. Raises
+    LogVerificationError naming the first problem found. `workers` processes share the work
+    (default: one per core); 1 checks everything in this process.
+    """
+    # Heads before the state: a head published meanwhile is then never beyond the state read.
+    heads = list(SignedTreeHead.objects.order_by("tree_size"))
+    state = LogState.objects.get(id=1)
+    size = state.size
+    try:
+        public_key = signing.public_key_raw()
+        witness = signing.read_witness()
+    except (signing.SigningKeyMissing, signing.WitnessUnreadable) as problem:
+        raise LogVerificationError(str(problem)) from None
+    _check_signatures(heads, public_key)
+    if heads and heads[-1].tree_size > size:
         raise LogVerificationError(
             f"Tree head of size {heads[-1].tree_size} was published, but the log holds only "
-            f"{state.size} entries: entries were lost (a database restored from an old backup?)."
+            f"{size} entries: entries were lost (a database restored from an old backup?)."
         )
-    pending_heads = iter(heads)
-    next_head = next(pending_heads, None)
-    if next_head is not None and next_head.tree_size == 0:
-        next_head = _check_head(next_head, TreeBuilder(), pending_heads)
-
-    tree = TreeBuilder()
-    append = tree.append
-    nodes = _StoredNodes()
-    expected = 0
-    for rows in _entry_chunks():
-        for row in rows:
-            (sequence, recorded_at, occurred_at, local_date, technology, query_type,
-             integration_id, agency, on_behalf_of, operator_badge, supervisor_badge,
-             target_fingerprint, offense_code, category, justification, case_number, scope,
-             result_count, client_ref, salt, stored_hash) = row  # fmt: skip
-            if sequence != expected:
-                raise LogVerificationError(
-                    f"Sequence {expected} is missing: the next stored entry is {sequence}."
-                )
-            data = leaf_bytes(
-                sequence=sequence,
-                local_date=_db_date(local_date),
-                technology=technology,
-                query_type=query_type,
-                agency=agency,
-                on_behalf_of=on_behalf_of,
-                offense_category=category,
-                case_number=case_number,
-                supervisor_badge=supervisor_badge,
-                scope=scope,
-                salt=bytes.fromhex(salt),
-                private=commitment_bytes(
-                    recorded_at=_db_time(recorded_at),
-                    occurred_at=_db_time(occurred_at),
-                    integration_id=integration_id,
-                    operator_badge=operator_badge,
-                    supervisor_badge=supervisor_badge,
-                    on_behalf_of=on_behalf_of,
-                    target_fingerprint=target_fingerprint,
-                    offense_code=offense_code,
-                    justification=justification,
-                    case_number=case_number,
-                    result_count=result_count,
-                    client_ref=client_ref,
-                ),
+    # size -> [(root the entries must give, what to say when they do not)]
+    expected: dict[int, list[tuple[str, str]]] = {}
+    for head in heads:
+        expected.setdefault(head.tree_size, []).append(
+            (
+                head.root_hash,
+                f"Tree head of size {head.tree_size} does not match the log's root at that "
+                "size: entries before it were changed, or the head was forged.",
             )
-            if leaf_hash_hex(data) != stored_hash:
-                raise LogVerificationError(
-                    f"Entry {sequence}: its recorded fields no longer match its leaf hash."
-                )
-            for level, index, digest in append(bytes.fromhex(stored_hash)):
-                if level == 0:
-                    continue
-                stored = nodes.next(level)
-                if stored is None or stored[0] != index or stored[1] != digest.hex():
-                    first = index << level
-                    raise LogVerificationError(
-                        f"Stored subtree hash L{level}#{index} (entries {first}-"
-                        f"{first + (1 << level) - 1}) does not match the entries; first bad "
-                        f"sequence {first}."
-                    )
-            expected += 1
-            while next_head is not None and next_head.tree_size == expected:
-                next_head = _check_head(next_head, tree, pending_heads)
-        progress(len(rows))
-
-    if expected != state.size:
-        raise LogVerificationError(
-            f"The log state says {state.size} entries but {expected} are stored."
         )
-    for level in nodes.levels_started():
-        extra = nodes.next(level)
+    if witness is not None:
+        expected.setdefault(witness["tree_size"], []).append(
+            (witness["root_hash"], _check_witness(witness, public_key, size))
+        )
+    if 0 in expected:
+        _check_root(expected[0], EMPTY_ROOT)
+
+    unit = 1 << UNIT_LEVEL
+    head_sizes = sorted(expected)
+    tasks = []
+    for start in range(0, size, unit):
+        end = min(start + unit, size)
+        tasks.append((start, end, size, [m for m in head_sizes if start < m <= end]))
+    # Stored nodes above the units: few (one per 2**UNIT_LEVEL entries), read at once.
+    upper = {
+        (level, index): digest
+        for level, index, digest in MerkleNode.objects.filter(level__gt=UNIT_LEVEL).values_list(
+            "level", "index", "hash"
+        )
+    }
+    tree = TreeBuilder()
+    bad_links: dict[str, int] = {}
+    results = _unit_results(tasks, workers or _default_workers())
+    try:
+        for result in results:
+            progress(result.count)
+            end = result.start + result.count
+            prefix = [digest for _, digest in tree.frontier()]
+            for m, frontier in sorted(result.heads.items()):
+                if m != end or result.problem is not None:
+                    _check_root(expected[m], _fold(prefix + [d for _, d in frontier]))
+            if result.problem is not None:
+                raise LogVerificationError(result.problem[1])
+            for level, digest in result.frontier:
+                for lvl, index, node in tree.append_subtree(level, digest):
+                    if lvl > UNIT_LEVEL and upper.get((lvl, index)) != node.hex():
+                        raise LogVerificationError(_node_problem(lvl, index)[1])
+            if end in result.heads:
+                _check_root(expected[end], tree.root())
+            for link, sequence in result.bad_links.items():
+                bad_links[link] = min(sequence, bad_links.get(link, sequence))
+    finally:
+        results.close()
+
+    stored_beyond = QueryLogEntry.objects.filter(sequence__gte=size).count()
+    if stored_beyond:
+        raise LogVerificationError(
+            f"The log state says {size} entries but {size + stored_beyond} are stored."
+        )
+    top = max(size.bit_length() - 1, 0)
+    for level in range(1, top + 1):
+        extra = (
+            MerkleNode.objects.filter(level=level, index__gte=size >> level)
+            .order_by("index")
+            .values_list("index", flat=True)
+            .first()
+        )
         if extra is not None:
-            raise LogVerificationError(f"Unexpected stored subtree L{level}#{extra[0]}.")
-    top = max(nodes.levels_started(), default=0)
+            raise LogVerificationError(f"Unexpected stored subtree L{level}#{extra}.")
     if MerkleNode.objects.filter(level__gt=top).exists():
         raise LogVerificationError("Stored subtrees exist above the tree's height.")
-    _check_links()
+    for link, _, _, committed in _LINKS:
+        if link in bad_links:
+            raise LogVerificationError(
+                f"Entry {bad_links[link]}: its {link.replace('_', ' ')} link does not match the "
+                f"committed {committed.replace('_', ' ')}."
+            )
     frontier = [[level, digest.hex()] for level, digest in tree.frontier()]
     if frontier != state.frontier:
         raise LogVerificationError("The log state's frontier does not match the entries.")
-    return VerifiedLog(size=expected, root_hash=tree.root().hex(), heads_checked=len(heads))
-
-
-def _check_links() -> None:
-    """The resolved operator, supervisor and agency links must match the committed codes.
-
-    The links are not part of the commitment (the codes are), so an edited link would
-    otherwise make pages show another person than the one the log committed to.
-    """
-    links = {
-        "operator": ("operator__badge_number", "operator_badge"),
-        "supervisor": ("supervisor__badge_number", "supervisor_badge"),
-        "requesting_agency": ("requesting_agency__code", "requesting_agency_code"),
-    }
-    for link, (linked, committed) in links.items():
-        wrong = (
-            QueryLogEntry.objects.filter(**{f"{link}__isnull": False})
-            .exclude(**{linked: F(committed)})
-            .order_by("sequence")
-            .values_list("sequence", flat=True)
-            .first()
-        )
-        if wrong is not None:
-            raise LogVerificationError(
-                f"Entry {wrong}: its {link.replace('_', ' ')} link does not match the "
-                f"committed {committed.replace('_', ' ')}."
-            )
-
-
-def _check_head(head: SignedTreeHead, tree: TreeBuilder, rest: Iterator) -> SignedTreeHead | None:
-    if tree.root().hex() != head.root_hash:
-        raise LogVerificationError(
-            f"Tree head of size {head.tree_size} does not match the log's root at that size: "
-            "entries before it were changed, or the head was forged."
-        )
-    return next(rest, None)
+    return VerifiedLog(
+        size=size,
+        root_hash=tree.root().hex(),
+        heads_checked=len(heads),
+        witness_size=None if witness is None else witness["tree_size"],
+    )

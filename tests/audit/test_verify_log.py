@@ -8,6 +8,7 @@ autouse check below prove it on whichever database runs the suite).
 
 import base64
 import hashlib
+import os
 import re
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
@@ -19,12 +20,20 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from audit import selectors, services, signing
+from audit import selectors, services, signing, verification
 from audit.db import APPEND_ONLY_TABLES, create_append_only_triggers, drop_append_only_triggers
 from audit.merkle import EMPTY_ROOT, TreeBuilder, canonical_json
-from audit.models import LogState, MerkleNode, QueryLogEntry, SignedTreeHead
+from audit.models import (
+    Agency,
+    LogState,
+    MerkleNode,
+    Operator,
+    QueryLogEntry,
+    SignedTreeHead,
+)
 from audit.parsing import QueryInput
 from audit.verification import LogVerificationError, verify_log
+from tests.factories import AgencyFactory, OperatorFactory
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -133,6 +142,16 @@ def store_head(head: dict) -> SignedTreeHead:
 
 
 # --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True, params=["one unit", "units of 4, chunks of 3"])
+def units(request, monkeypatch):
+    """Run every test twice: the whole log as one unit, and split into units of 4 entries read
+    3 rows at a time, so problems fall inside units, at their edges and above them."""
+    if request.param != "one unit":
+        monkeypatch.setattr(verification, "UNIT_LEVEL", 2)
+        monkeypatch.setattr(verification, "CHUNK", 3)
+    return request.param
 
 
 @pytest.fixture(autouse=True)
@@ -541,3 +560,114 @@ def test_frontier_of_another_shape_is_found(log12):
 def test_edited_size_is_found(log12):
     LogState.objects.filter(id=1).update(size=13)
     assert_fails(r"13 entries but 12 are stored")
+
+
+# --- worker processes ------------------------------------------------------------------------
+
+
+def _tamper_committed(*statements: tuple[str, list]) -> None:
+    """Committed raw edits past the triggers (a transactional test: workers must see them)."""
+    drop_append_only_triggers(connection)
+    try:
+        for sql, params in statements:
+            assert execute(sql, params) == 1
+    finally:
+        create_append_only_triggers(connection)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_processes_check_the_units_and_name_the_lowest_problem(
+    log_db, integration, monkeypatch
+):
+    """Units of 4 entries in 2 worker processes, each with its own database connection."""
+    monkeypatch.setattr(verification, "UNIT_LEVEL", 2)
+    monkeypatch.setattr(verification, "CHUNK", 3)
+    for count in (5, 20, 11):
+        record(integration, count)
+        services.publish_tree_head()
+    assert not connection.in_atomic_block and verification._can_fork()
+
+    pids = []
+    original = verification._unit_results
+
+    def spy(tasks, workers):
+        for result in original(tasks, workers):
+            pids.append(result.pid)
+            yield result
+
+    monkeypatch.setattr(verification, "_unit_results", spy)
+    in_workers = verify_log(workers=2)
+    assert len(pids) == 9 and os.getpid() not in pids  # 36 entries: 9 units, none checked here
+    pids.clear()
+    in_process = verify_log(workers=1)
+    assert set(pids) == {os.getpid()}
+    assert in_workers == in_process
+    assert (in_workers.size, in_workers.root_hash) == (36, selectors.root_at(36).hex())
+
+    # Problems in several units: the lowest is named, whichever worker finishes first.
+    update = "UPDATE audit_querylogentry SET justification = %s WHERE sequence = %s"
+    _tamper_committed((update, ["edited", 30]), (update, ["edited", 13]))
+    for workers in (2, 1):
+        with pytest.raises(LogVerificationError, match=r"^Entry 13: "):
+            verify_log(workers=workers)
+    node = f"UPDATE audit_merklenode SET hash = %s WHERE {q('level')} = %s AND {q('index')} = %s"
+    _tamper_committed((node, ["cd" * 32, 1, 2]))
+    for workers in (2, 1):
+        with pytest.raises(LogVerificationError, match=r"L1#2 \(entries 4-5\)"):
+            verify_log(workers=workers)
+
+
+# --- (g) the resolved links edited -----------------------------------------------------------
+
+
+@pytest.fixture
+def linked_log(integration, home_agency):
+    """12 entries whose operator, supervisor and agency codes all resolve to stored rows."""
+    AgencyFactory(code="JCSO", name="Jefferson County Sheriff's Office")
+    for badge in ("B1000", "B1001", "B1002", "B1003", "B2001", "B2999"):
+        OperatorFactory(badge_number=badge, agency=home_agency)
+    record(integration, 12)
+    services.publish_tree_head()
+    assert QueryLogEntry.objects.filter(operator__isnull=False).count() == 12
+    assert QueryLogEntry.objects.filter(supervisor__isnull=False).count() == 6
+    assert QueryLogEntry.objects.filter(requesting_agency__isnull=False).count() == 12
+    verify_log()
+
+
+@pytest.mark.django_db
+def test_edited_links_are_named(linked_log, unlocked):
+    """A link pointing at another person or agency than the committed code; lowest entry named."""
+    other_operator = Operator.objects.get(badge_number="B2999").pk
+    jcso = Agency.objects.get(code="JCSO").pk
+    bpd = Agency.objects.get(code="BPD").pk
+    cases = [
+        ("operator_id", [(9, other_operator), (3, other_operator)], r"^Entry 3: its operator link"),
+        ("supervisor_id", [(10, other_operator)], r"^Entry 10: its supervisor link"),
+        ("requesting_agency_id", [(7, bpd), (4, jcso)], r"^Entry 4: its requesting agency link"),
+    ]
+    for column, edits, pattern in cases:
+        with transaction.atomic():
+            for sequence, value in edits:
+                sql = f"UPDATE audit_querylogentry SET {q(column)} = %s WHERE sequence = %s"
+                assert execute(sql, [value, sequence]) == 1
+            message = assert_fails(pattern)
+            assert message.endswith(
+                "does not match the committed "
+                + {
+                    "operator_id": "operator badge.",
+                    "supervisor_id": "supervisor badge.",
+                    "requesting_agency_id": "requesting agency code.",
+                }[column]
+            )
+            transaction.set_rollback(True)
+    verify_log()
+    # Both a bad operator link and a bad agency link: the operator's is named, as before.
+    execute(
+        f"UPDATE audit_querylogentry SET {q('requesting_agency_id')} = %s WHERE sequence = 1",
+        [jcso],
+    )
+    execute(
+        f"UPDATE audit_querylogentry SET {q('operator_id')} = %s WHERE sequence = 11",
+        [other_operator],
+    )
+    assert_fails(r"^Entry 11: its operator link")
