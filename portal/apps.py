@@ -12,5 +12,8 @@ class PortalConfig(AppConfig):
 
         from portal.roles import grant_administrator_permissions
 
-        # Permissions exist only after migrate; grant them to the role each time it runs.
-        post_migrate.connect(grant_administrator_permissions, sender=self)
+        # Permissions exist only after migrate; grant them to the role each time it runs. Not
+        # sender=self: Django sends post_migrate only for apps with models, and this has none.
+        post_migrate.connect(
+            grant_administrator_permissions, dispatch_uid="sightline-administrator-permissions"
+        )

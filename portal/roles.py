@@ -67,12 +67,18 @@ def ensure_demo_users(password: str) -> list[str]:
 
 
 # Apps whose models administrators maintain in the admin (the log itself stays read-only there).
-ADMINISTERED_APPS = ("audit", "reports", "auth", "rest_framework_api_key")
+ADMINISTERED_APPS = ("audit", "reports", "auth", "rest_framework_api_key", "otp_totp")
 
 
 def grant_administrator_permissions(**kwargs) -> None:
     """Give the administrator group every permission on the administered apps' models."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group, Permission
 
+    # On a fresh database the later apps' permissions do not exist yet when the first apps'
+    # post_migrate runs: create them first (it is idempotent).
+    for label in ADMINISTERED_APPS:
+        create_permissions(apps.get_app_config(label), verbosity=0)
     group, _ = Group.objects.get_or_create(name=ADMINISTRATOR)
     group.permissions.add(*Permission.objects.filter(content_type__app_label__in=ADMINISTERED_APPS))

@@ -88,3 +88,23 @@ def test_api_keys_are_stored_only_hashed(integration_and_key):
     assert secret not in stored.hashed_key
     assert secret not in stored.pk
     assert stored.is_valid(key)
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "/admin/audit/agency/",
+        "/admin/audit/integration/",
+        "/admin/audit/keyrefusal/",
+        "/admin/reports/vendor/",
+        "/admin/auth/user/",
+        "/admin/otp_totp/totpdevice/",
+    ],
+)
+def test_the_administrator_role_may_maintain_the_administered_models(db, changelist):
+    """The role's permissions are granted by migrate itself (a fresh test database here)."""
+    admin_user = User.objects.create_user("role-admin", password=PASSWORD, is_staff=True)
+    admin_user.groups.add(Group.objects.get(name="administrator"))
+    client = Client()
+    client.force_login(admin_user)
+    assert client.get(changelist).status_code == 200

@@ -224,3 +224,20 @@ def test_next_may_not_leave_the_site(people, required):
     client = log_in(people["auditor"])
     response = client.post(VERIFY, {"code": code_of(device), "next": "https://evil.example/"})
     assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_an_administrator_can_remove_a_lost_device(people, required):
+    """The way back for a user who lost their phone: an administrator deletes the device."""
+    admin_device = confirmed_device(people["administrator"])
+    lost = confirmed_device(people["auditor"])
+    client = log_in(people["administrator"])
+    client.post(VERIFY, {"code": code_of(admin_device)})
+
+    page = client.get(f"/admin/otp_totp/totpdevice/{lost.pk}/delete/")
+    assert page.status_code == 200
+    response = client.post(f"/admin/otp_totp/totpdevice/{lost.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(pk=lost.pk).exists()
+    # At the auditor's next sign-in they are sent to set up a new device.
+    assert redirect_path_and_next(log_in(people["auditor"]).get("/audit/"))[0] == SETUP
