@@ -411,13 +411,41 @@ def publish_tree_head(*, force: bool = False) -> SignedTreeHead | None:
             return None
         if last is None and state.size == 0 and not force:
             return None
+        _check_witness(state.size)
         tree = TreeBuilder.from_frontier((level, bytes.fromhex(h)) for level, h in state.frontier)
         head = signing.sign_tree_head(tree_size=state.size, root_hash=tree.root().hex())
         try:
             with transaction.atomic():
-                return SignedTreeHead.objects.create(**head, published_at=timezone.now())
+                stored = SignedTreeHead.objects.create(**head, published_at=timezone.now())
         except IntegrityError:
             return None
+        # The witness file outside the database follows the head once it is committed.
+        transaction.on_commit(lambda: signing.write_witness(head))
+        return stored
+
+
+def _check_witness(size: int) -> None:
+    """Refuse to sign a head that forks from the head kept in the witness file.
+
+    After a restore from an old backup the log would otherwise grow again under the same
+    sizes and sign different roots for them, and the witness (the evidence) would be replaced.
+    """
+    from audit.selectors import root_at  # selectors never import services; this keeps it so
+
+    witness = signing.read_witness()
+    if witness is None:
+        return
+    published = f"tree head {witness['tree_size']} published at {witness['timestamp']}"
+    if witness["tree_size"] > size:
+        raise signing.WitnessConflict(
+            f"Not publishing: the database holds {size} entries but {published} "
+            f"({signing.witness_path()}). Run manage.py verify_log."
+        )
+    if root_at(witness["tree_size"]).hex() != witness["root_hash"]:
+        raise signing.WitnessConflict(
+            f"Not publishing: the log does not match {published} ({signing.witness_path()}). "
+            "Run manage.py verify_log."
+        )
 
 
 def publish_tree_head_if_due() -> SignedTreeHead | None:

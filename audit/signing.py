@@ -1,8 +1,11 @@
 """The log's Ed25519 signing key (kept in a file outside the database) and tree-head signatures."""
 
 import base64
+import fcntl
 import hashlib
+import json
 import os
+import tempfile
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -15,10 +18,31 @@ from django.conf import settings
 from audit.merkle import canonical_json
 
 ALGORITHM = "Ed25519"
+WITNESS_FIELDS = ("tree_size", "root_hash", "timestamp", "signature", "key_id")
+
+
+class SigningKeyMissing(RuntimeError):
+    """The key file is gone although this log has published heads signed with it."""
+
+
+class WitnessConflict(RuntimeError):
+    """The database does not extend the head in the witness file; no head is signed."""
+
+
+class WitnessUnreadable(RuntimeError):
+    """The witness file exists but does not hold a tree head."""
 
 
 def _load_or_create(path: Path) -> Ed25519PrivateKey:
     if not path.exists():
+        witness = witness_path()
+        if witness.exists():
+            # A new key would sign heads nobody can link to the ones already published.
+            raise SigningKeyMissing(
+                f"The signing key {path} is missing, but {witness} shows that this log has "
+                "published tree heads signed with it. Restore the key file from its backup (or "
+                "point SIGHTLINE_SIGNING_KEY_FILE at it); Sightline will not make a new key."
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
@@ -102,3 +126,68 @@ def verify_tree_head(head: dict, public_key: bytes) -> bool:
     except (InvalidSignature, ValueError, KeyError, TypeError):
         return False
     return True
+
+
+# --- The witness: the latest published head, kept outside the database -------------------------
+
+
+def witness_path() -> Path:
+    return Path(settings.SIGHTLINE_WITNESS_FILE)
+
+
+def read_witness() -> dict | None:
+    """The head in the witness file, or None when there is no file yet.
+
+    Raises WitnessUnreadable when the file exists but is not a head (the signature is not
+    checked here: see verify_tree_head).
+    """
+    path = witness_path()
+    try:
+        head = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise WitnessUnreadable(f"The witness file {path} cannot be read: {error}") from None
+    if (
+        not isinstance(head, dict)
+        or not isinstance(head.get("tree_size"), int)
+        or isinstance(head.get("tree_size"), bool)
+        or not all(isinstance(head.get(key), str) for key in WITNESS_FIELDS[1:])
+    ):
+        raise WitnessUnreadable(f"The witness file {path} does not hold a signed tree head.")
+    return head
+
+
+def write_witness(head: dict) -> bool:
+    """Keep `head` in the witness file unless it already holds a head at least as large.
+
+    The file is replaced atomically (a temporary file in the same directory, fsynced, then
+    os.replace) with mode 0600; a lock file serialises concurrent publishers so the witness
+    never goes back to a smaller head. Returns whether the file was written.
+    """
+    path = witness_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {key: head[key] for key in WITNESS_FIELDS}
+    lock_fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        try:
+            current = read_witness()
+        except WitnessUnreadable:
+            current = None  # replaced by a good head; verify_log reported the bad one
+        if current is not None and current["tree_size"] >= document["tree_size"]:
+            return False
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as out:
+                json.dump(document, out, indent=2)
+                out.write("\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return True
+    finally:
+        os.close(lock_fd)

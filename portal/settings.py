@@ -248,6 +248,14 @@ SIGHTLINE_TARGET_KEY = os.environ.get("SIGHTLINE_TARGET_KEY") or secret_from_fil
 SIGHTLINE_SIGNING_KEY_FILE = Path(
     os.environ.get("SIGHTLINE_SIGNING_KEY_FILE", SIGHTLINE_DATA_DIR / "signing_key.pem")
 )
+# The latest published tree head, also kept outside the database (beside the key by default):
+# verify_log compares the database with it, so a database restored from a backup older than
+# a published head is caught. Back it up with the key; it is never served.
+SIGHTLINE_WITNESS_FILE = Path(
+    os.environ.get(
+        "SIGHTLINE_WITNESS_FILE", SIGHTLINE_SIGNING_KEY_FILE.parent / "latest-tree-head.json"
+    )
+)
 # A new tree head is published when the log has grown and the last head is this old (seconds).
 SIGHTLINE_TREE_HEAD_INTERVAL = int(os.environ.get("SIGHTLINE_TREE_HEAD_INTERVAL", "60"))
 # Local hours the center is staffed ("HH:MM-HH:MM"); Birmingham's center runs 19 hours a day.

@@ -14,6 +14,12 @@ from portal.roles import ROLES
 from tests.factories import AgencyFactory, IntegrationFactory
 
 
+@pytest.fixture(autouse=True)
+def _witness_file(settings, tmp_path):
+    """Each test keeps its published heads' witness file to itself, as it does its database."""
+    settings.SIGHTLINE_WITNESS_FILE = tmp_path / "latest-tree-head.json"
+
+
 @pytest.fixture
 def users(db):
     """One user per role (and a superuser, and a user with no role)."""
