@@ -256,6 +256,50 @@ def test_tree_builder_frontier_is_perfect_decomposition():
             assert digest == _ref_mth(hashes[start : start + (1 << level)])
 
 
+def test_tree_builder_append_subtree_equals_appending_its_leaves():
+    """Whole aligned subtrees appended at once give the same frontier, root and completed
+    nodes above them as their leaves one by one (verify_log combines its units this way)."""
+    hashes = _leaves(100)
+    table = _perfect_table(hashes)
+    for chunk_level in range(4):
+        width = 1 << chunk_level
+        by_subtree, by_leaf = TreeBuilder(), TreeBuilder()
+        above: dict[tuple[int, int], bytes] = {}
+        start = 0
+        while start + width <= len(hashes):
+            completed = by_subtree.append_subtree(
+                chunk_level, table[(chunk_level, start >> chunk_level)]
+            )
+            assert completed[0] == (
+                chunk_level,
+                start >> chunk_level,
+                table[(chunk_level, start >> chunk_level)],
+            )
+            above.update({(lv, ix): d for lv, ix, d in completed[1:]})
+            for h in hashes[start : start + width]:
+                by_leaf.append(h)
+            start += width
+            assert by_subtree.size == by_leaf.size == start
+            assert by_subtree.frontier() == by_leaf.frontier()
+            assert by_subtree.root() == root_from_leaf_hashes(hashes[:start])
+        assert above == {
+            k: v for k, v in table.items() if chunk_level < k[0] and (k[1] + 1) << k[0] <= start
+        }
+
+
+def test_tree_builder_append_subtree_refuses_unaligned_or_malformed_subtrees():
+    builder = TreeBuilder()
+    builder.append(_leaves(1)[0])
+    with pytest.raises(ValueError, match="cannot start at leaf 1"):
+        builder.append_subtree(1, b"\x00" * 32)
+    with pytest.raises(ValueError):
+        builder.append_subtree(0, b"short")
+    with pytest.raises(ValueError):
+        builder.append_subtree(-1, b"\x00" * 32)
+    assert builder.size == 1
+    assert builder.append_subtree(0, b"\x01" * 32)[-1][0] == 1  # a leaf-sized subtree is fine
+
+
 def test_tree_builder_append_reports_completed_subtrees():
     hashes = _leaves(40)
     builder = TreeBuilder()
