@@ -95,6 +95,16 @@ def _positive_int_problems(environ: Mapping[str, str], name: str, meaning: str) 
     return []
 
 
+def _key_paths(environ: Mapping[str, str]) -> tuple[Path, Path, Path]:
+    """(data directory, signing key file, witness file) as portal.settings derives them."""
+    data_dir = Path(environ.get("SIGHTLINE_DATA_DIR") or BASE_DIR / "var")
+    signing = Path(environ.get("SIGHTLINE_SIGNING_KEY_FILE") or data_dir / "signing_key.pem")
+    witness = Path(
+        environ.get("SIGHTLINE_WITNESS_FILE") or signing.parent / "latest-tree-head.json"
+    )
+    return data_dir, signing, witness
+
+
 def problems(environ: Mapping[str, str]) -> list[str]:
     """Every reason this environment must not serve production; empty when it may."""
     found = _secret_key_problems(environ.get("SECRET_KEY", ""))
@@ -117,6 +127,12 @@ def problems(environ: Mapping[str, str]) -> list[str]:
     found += _positive_int_problems(environ, "PORT", "the port to listen on")
     found += _positive_int_problems(environ, "WEB_CONCURRENCY", "the number of workers")
     found += _positive_int_problems(environ, "GUNICORN_TIMEOUT", "seconds")
+    _, signing, witness = _key_paths(environ)
+    if witness.exists() and not signing.exists():
+        found.append(
+            f"The signing key {signing} is missing, but {witness} shows this log has published "
+            "tree heads: restore the key from its backup (or fix SIGHTLINE_SIGNING_KEY_FILE)."
+        )
     return found
 
 
@@ -128,14 +144,13 @@ def warnings(environ: Mapping[str, str]) -> list[str]:
             "SECURE_SSL_REDIRECT is off: plain-HTTP requests are served as they are. Only do "
             "this when nothing but a TLS-terminating proxy can reach the server."
         )
-    data_dir = Path(environ.get("SIGHTLINE_DATA_DIR") or BASE_DIR / "var")
+    data_dir, signing, witness = _key_paths(environ)
     if not environ.get("SIGHTLINE_TARGET_KEY") and not (data_dir / "target_key").exists():
         notes.append(
             f"No target key in {data_dir / 'target_key'}: a new one will be generated. If this "
             "deployment has recorded queries before, stop and restore the key from its backup."
         )
-    signing = Path(environ.get("SIGHTLINE_SIGNING_KEY_FILE") or data_dir / "signing_key.pem")
-    if not signing.exists():
+    if not signing.exists() and not witness.exists():
         notes.append(
             f"No signing key at {signing}: a new one will be created at the first tree head. If "
             "this deployment has published tree heads before, stop and restore it from backup."

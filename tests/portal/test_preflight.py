@@ -124,6 +124,27 @@ def test_no_key_warnings_once_the_keys_exist(tmp_path, capsys):
     assert preflight.warnings(good_env(tmp_path)) == []
 
 
+def test_a_missing_signing_key_is_refused_once_heads_were_published(tmp_path):
+    (tmp_path / "latest-tree-head.json").write_text("{}")
+    found = preflight.problems(good_env(tmp_path))
+    assert found == [
+        f"The signing key {tmp_path / 'signing_key.pem'} is missing, but "
+        f"{tmp_path / 'latest-tree-head.json'} shows this log has published tree heads: restore "
+        "the key from its backup (or fix SIGHTLINE_SIGNING_KEY_FILE)."
+    ]
+    (tmp_path / "signing_key.pem").write_text("x")
+    assert preflight.problems(good_env(tmp_path)) == []
+
+
+def test_the_witness_file_setting_is_followed(tmp_path):
+    elsewhere = tmp_path / "witness" / "head.json"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("{}")
+    assert preflight.problems(good_env(tmp_path)) == []
+    found = preflight.problems(good_env(tmp_path, SIGHTLINE_WITNESS_FILE=str(elsewhere)))
+    assert len(found) == 1 and "signing key" in found[0]
+
+
 def test_run_as_a_module_the_way_make_serve_does(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL"}}
     env.update(DEBUG="1", ALLOWED_HOSTS="sightline.example.gov", SIGHTLINE_DATA_DIR=str(tmp_path))
