@@ -1,6 +1,7 @@
 """The production preflight (`python -m portal.preflight`, run first by `make serve`)."""
 
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,29 @@ def test_healthz_is_not_redirected_to_https_for_a_plain_http_probe(client, setti
     assert redirected.status_code == 301
     assert redirected["Location"] == "https://testserver/log/"
     assert client.get("/log/", headers={"x-forwarded-proto": "https"}).status_code == 200
+
+
+def gunicorn_settings(monkeypatch, **env: str) -> dict:
+    for name in ("HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_TIMEOUT", "GUNICORN_CONTROL_SOCKET"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(REPO / "gunicorn.conf.py"))
+
+
+def test_gunicorn_defaults_for_make_serve(monkeypatch):
+    conf = gunicorn_settings(monkeypatch)
+    assert conf["bind"] == ["127.0.0.1:8000"]
+    assert conf["workers"] == 2 * len(os.sched_getaffinity(0)) + 1
+    assert conf["timeout"] == 1800
+    assert conf["accesslog"] == "-"
+    assert conf["wsgi_app"] == "portal.wsgi:application"
+    assert conf["control_socket_disable"] is True
+
+
+def test_gunicorn_settings_follow_the_environment(monkeypatch):
+    conf = gunicorn_settings(
+        monkeypatch, HOST="10.0.0.5", PORT="9000", WEB_CONCURRENCY="3", GUNICORN_TIMEOUT="600"
+    )
+    assert conf["bind"] == ["10.0.0.5:9000"]
+    assert (conf["workers"], conf["timeout"]) == (3, 600)
