@@ -7,6 +7,8 @@
    parsed queries (`audit.parsing.parse_queries`, as the API does) per call; a tree head is
    published. Building is not timed.
 2. `audit.verification.verify_log()` (what `manage.py verify_log` runs) is timed in-process.
+   It checks the log in units of 2**15 entries in worker processes (one per core); its CPU time
+   is this process's plus its workers' (getrusage of the reaped children).
 3. The public leaves' canonical bytes are recomputed into memory (not timed), then only a
    straightforward hashlib RFC 6962 root over them is timed: SHA-256(0x00 || leaf) for every
    leaf, then SHA-256(0x01 || left || right) level by level. The two roots must agree.
