@@ -3,7 +3,8 @@
     .venv/bin/python bench/public.py [--entries 1000000] [--db-dir DIR | --keep DIR]
                                      [--seconds 20] [--rounds 2] [--workers 2] [--threads 2]
                                      [--connections 16] [--new-entries 100] [--reset-public-rollup]
-                                     [--access-log] [--profile] [--json]
+                                     [--access-log] [--what-if [persistent raw memo]]
+                                     [--profile] [--json]
 
 1. A SQLite database of N entries: `--db-dir DIR` uses a prepared data directory as it is
    (db.sqlite3 with its secret, signing and target keys, e.g. a copy of one made by
@@ -36,6 +37,12 @@
 5. Invalidation, once: `--new-entries` queries are recorded and a new head is published; the next
    `GET /` must be a miss that shows the new size. Its time is what a visitor pays once per head
    (the rollup only counts the new entries; the page is rendered again).
+
+`--what-if` prices changes suggested for the cache hit without touching the application: one more
+round each against gunicorn started with a settings module that imports portal.settings and sets
+CONN_MAX_AGE=None (`persistent`), and/or a WSGI module that answers the head-size lookup behind
+the page cache with one raw query, on every request (`raw`, with persistent connections) or at
+most once a second per worker (`memo`). Both modules are written to the temporary directory.
 
 `--profile` then serves `/` in-process (django.test.Client, same settings) from the cache and
 prints where a cache hit's time goes: the whole request, the head-size query, the cache lookup,
@@ -151,7 +158,8 @@ VARIANT_SETTINGS = """from portal.settings import *  # noqa: F403
 
 DATABASES["default"]["CONN_MAX_AGE"] = None  # noqa: F405
 """
-VARIANT_WSGI = """import time
+VARIANT_WSGI = """import os
+import time
 from types import SimpleNamespace
 
 from portal.wsgi import application  # noqa: F401  (sets Django up)
@@ -160,7 +168,7 @@ import audit.selectors
 import reports.views
 from django.db import connection
 
-TTL = 1.0
+TTL = float(os.environ["PUBLIC_BENCH_HEAD_TTL"])
 
 
 class MemoizedHead:
@@ -189,9 +197,14 @@ VARIANTS = {
         {"DJANGO_SETTINGS_MODULE": "public_bench_settings"},
         "portal.wsgi",
     ),
+    "raw": (
+        "persistent connections and the head size read by one raw query on every request",
+        {"DJANGO_SETTINGS_MODULE": "public_bench_settings", "PUBLIC_BENCH_HEAD_TTL": "0"},
+        "public_bench_wsgi",
+    ),
     "memo": (
         "head size read by one raw query at most once a second per worker",
-        {},
+        {"PUBLIC_BENCH_HEAD_TTL": "1"},
         "public_bench_wsgi",
     ),
 }
@@ -533,10 +546,11 @@ def main() -> int:
         choices=sorted(VARIANTS),
         default=[],
         help="Also run one round against the server with one change: persistent = "
-        "CONN_MAX_AGE=None (a settings module importing portal.settings); memo = the head "
-        "size behind the page cache read with one raw query at most once a second per worker "
-        "(a WSGI module that swaps reports.views.log_selectors). Both live in the temporary "
-        "directory; they price suggested changes, they are not the application.",
+        "CONN_MAX_AGE=None (a settings module importing portal.settings); raw = that, and the "
+        "head size behind the page cache read with one raw query (a WSGI module that swaps "
+        "reports.views.log_selectors); memo = connections as they are, the head size read "
+        "with one raw query at most once a second per worker. These files live in the "
+        "temporary directory: they price suggested changes, they are not the application.",
     )
     parser.add_argument("--profile", action="store_true", help="Profile a cache hit in-process.")
     parser.add_argument("--profile-calls", type=int, default=500)
