@@ -15,9 +15,11 @@ from tests.factories import AgencyFactory, IntegrationFactory
 
 
 @pytest.fixture(autouse=True)
-def _witness_file(settings, tmp_path):
-    """Each test keeps its published heads' witness file to itself, as it does its database."""
+def _witness_file(settings, tmp_path, monkeypatch):
+    """Each test keeps its published heads' witness file to itself, as it does its database;
+    so do the servers and commands it starts (they inherit the environment)."""
     settings.SIGHTLINE_WITNESS_FILE = tmp_path / "latest-tree-head.json"
+    monkeypatch.setenv("SIGHTLINE_WITNESS_FILE", str(settings.SIGHTLINE_WITNESS_FILE))
 
 
 @pytest.fixture
