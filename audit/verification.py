@@ -13,6 +13,7 @@ s + 1", and the lowest one is named.
 
 import hashlib
 import multiprocessing
+import multiprocessing.util
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from audit.models import Agency, LogState, MerkleNode, Operator, QueryLogEntry, 
 UNIT_LEVEL = 15
 #: Rows per query inside a unit (keeps each query's memory flat).
 CHUNK = 8192
-#: Parallel only for logs of at least this many units (a fork costs more than a small log).
+#: Worker processes only for logs of at least this many units; smaller logs are checked here.
 MIN_PARALLEL_UNITS = 2
 _sha256 = hashlib.sha256
 
@@ -235,6 +236,8 @@ def _start_worker(settings_dict: dict) -> None:
     """In a forked worker: a database connection of its own (the parent's is never touched)."""
     wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(dict(settings_dict))
     _worker["connection"] = wrapper
+    # Closed when the worker ends normally (the pool is closed and joined after the last unit).
+    multiprocessing.util.Finalize(None, wrapper.close, exitpriority=10)
     _worker["sql"] = _sql(wrapper.vendor, wrapper.ops.quote_name)
 
 
@@ -338,7 +341,9 @@ def verify_log(
     """Recompute every leaf and subtree from the stored rows and check every published head.
 
     Each head's signature is checked and its root compared with the root recomputed at its
-    size from the same entries, which also proves successive heads consistent. Raises
+    size from the same entries, which also proves successive heads consistent. The head in
+    the witness file (`signing.read_witness`, kept outside the database) is checked the same
+    way, so a database restored from a backup older than a published head fails. Raises
     LogVerificationError naming the first problem found. `workers` processes share the work
     (default: one per core); 1 checks everything in this process.
     """
