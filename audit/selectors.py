@@ -29,6 +29,14 @@ def latest_tree_head() -> SignedTreeHead | None:
     return SignedTreeHead.objects.order_by("-tree_size").first()
 
 
+def latest_tree_size() -> int | None:
+    """The latest published head's size in one indexed read (asked on every public page view)."""
+    table = SignedTreeHead._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX(tree_size) FROM {table}")  # noqa: S608 (name from the model)
+        return cursor.fetchone()[0]
+
+
 def tree_head_of_size(tree_size: int) -> SignedTreeHead | None:
     return SignedTreeHead.objects.filter(tree_size=tree_size).first()
 

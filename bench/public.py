@@ -3,7 +3,7 @@
     .venv/bin/python bench/public.py [--entries 1000000] [--db-dir DIR | --keep DIR]
                                      [--seconds 20] [--rounds 2] [--workers 2] [--threads 2]
                                      [--connections 16] [--new-entries 100] [--reset-public-rollup]
-                                     [--access-log] [--what-if [persistent raw memo]]
+                                     [--access-log]
                                      [--profile] [--json]
 
 1. A SQLite database of N entries: `--db-dir DIR` uses a prepared data directory as it is
@@ -37,12 +37,6 @@
 5. Invalidation, once: `--new-entries` queries are recorded and a new head is published; the next
    `GET /` must be a miss that shows the new size. Its time is what a visitor pays once per head
    (the rollup only counts the new entries; the page is rendered again).
-
-`--what-if` prices changes suggested for the cache hit without touching the application: one more
-round each against gunicorn started with a settings module that imports portal.settings and sets
-CONN_MAX_AGE=None (`persistent`), and/or a WSGI module that answers the head-size lookup behind
-the page cache with one raw query, on every request (`raw`, with persistent connections) or at
-most once a second per worker (`memo`). Both modules are written to the temporary directory.
 
 `--profile` then serves `/` in-process (django.test.Client, same settings) from the cache and
 prints where a cache hit's time goes: the whole request, the head-size query, the cache lookup,
@@ -152,80 +146,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-# --what-if: the application as it is, run with one change each, to price the suggestions. These
-# files live in the temporary directory only; the application's code is not touched.
-VARIANT_SETTINGS = """from portal.settings import *  # noqa: F403
-
-DATABASES["default"]["CONN_MAX_AGE"] = None  # noqa: F405
-"""
-VARIANT_WSGI = """import os
-import time
-from types import SimpleNamespace
-
-from portal.wsgi import application  # noqa: F401  (sets Django up)
-
-import audit.selectors
-import reports.views
-from django.db import connection
-
-TTL = float(os.environ["PUBLIC_BENCH_HEAD_TTL"])
-
-
-class MemoizedHead:
-    # reports.views._head_size() calls log_selectors.latest_tree_head(): answer it from a size
-    # read with one raw query at most once per TTL per worker; everything else as audit.selectors.
-    size, read_at = None, float("-inf")
-
-    def __getattr__(self, name):
-        return getattr(audit.selectors, name)
-
-    def latest_tree_head(self):
-        now = time.monotonic()
-        if now - self.read_at > TTL:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT max(tree_size) FROM audit_signedtreehead")
-                self.size = cursor.fetchone()[0]
-            self.read_at = now
-        return None if self.size is None else SimpleNamespace(tree_size=self.size)
-
-
-reports.views.log_selectors = MemoizedHead()
-"""
-VARIANTS = {
-    "persistent": (
-        "persistent database connections (CONN_MAX_AGE=None)",
-        {"DJANGO_SETTINGS_MODULE": "public_bench_settings"},
-        "portal.wsgi",
-    ),
-    "raw": (
-        "persistent connections and the head size read by one raw query on every request",
-        {"DJANGO_SETTINGS_MODULE": "public_bench_settings", "PUBLIC_BENCH_HEAD_TTL": "0"},
-        "public_bench_wsgi",
-    ),
-    "memo": (
-        "head size read by one raw query at most once a second per worker",
-        {"PUBLIC_BENCH_HEAD_TTL": "1"},
-        "public_bench_wsgi",
-    ),
-}
-
-
 def start_server(
     port: int,
     workers: int,
     work_dir: Path,
     access_log: bool,
     env: dict,
-    app: str = "portal.wsgi",
 ):
     config = work_dir / "gunicorn-bench.conf.py"
     config.write_text("# bench/public.py: gunicorn's defaults; options on the command line\n")
-    (work_dir / "public_bench_settings.py").write_text(VARIANT_SETTINGS)
-    (work_dir / "public_bench_wsgi.py").write_text(VARIANT_WSGI)
     cmd = [
-        PY, "-m", "gunicorn", app, "-c", str(config), "-b", f"127.0.0.1:{port}",
+        PY, "-m", "gunicorn", "portal.wsgi", "-c", str(config), "-b", f"127.0.0.1:{port}",
         "-w", str(workers), "-k", "sync", "--timeout", "0", "--log-level", "warning",
-        "--pythonpath", str(work_dir),
     ]  # fmt: skip
     if access_log:
         cmd += ["--access-logfile", str(work_dir / "access.log")]
@@ -468,11 +400,6 @@ def profile_hit(static_path: str, calls: int, top: int) -> dict:
         client.get("/")
         connection.close()
 
-    def raw_head_size():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT max(tree_size) FROM audit_signedtreehead")
-            cursor.fetchone()
-
     def reconnect():
         connection.close()
         connection.ensure_connection()
@@ -484,8 +411,7 @@ def profile_hit(static_path: str, calls: int, top: int) -> dict:
         "page_us": per_call(lambda: client.get("/")),
         "page_reconnect_us": per_call(page_reconnect),
         "static_us": per_call(lambda: b"".join(client.get(static_path).streaming_content)),
-        "head_size_orm_us": per_call(views._head_size),
-        "head_size_raw_sql_us": per_call(raw_head_size),
+        "head_size_us": per_call(views._head_size),
         "connect_us": per_call(reconnect),
         "cache_get_us": per_call(lambda: cache.get(key)),
         "queries_per_hit": sqls,
@@ -540,18 +466,6 @@ def main() -> int:
         help="Empty the public rollup first, so the first request recounts the whole log.",
     )
     parser.add_argument("--access-log", action="store_true", help="gunicorn access log to a file.")
-    parser.add_argument(
-        "--what-if",
-        nargs="*",
-        choices=sorted(VARIANTS),
-        default=[],
-        help="Also run one round against the server with one change: persistent = "
-        "CONN_MAX_AGE=None (a settings module importing portal.settings); raw = that, and the "
-        "head size behind the page cache read with one raw query (a WSGI module that swaps "
-        "reports.views.log_selectors); memo = connections as they are, the head size read "
-        "with one raw query at most once a second per worker. These files live in the "
-        "temporary directory: they price suggested changes, they are not the application.",
-    )
     parser.add_argument("--profile", action="store_true", help="Profile a cache hit in-process.")
     parser.add_argument("--profile-calls", type=int, default=500)
     parser.add_argument("--profile-top", type=int, default=25)
@@ -676,25 +590,6 @@ def main() -> int:
         proc.wait(timeout=30)
         proc = None
 
-        what_if: dict[str, dict] = {}
-        if args.what_if:
-            print()
-            print("what if (one round each; the application's code unchanged, see --help):")
-        for name in args.what_if:
-            described, extra_env, app = VARIANTS[name]
-            port = free_port()
-            proc, _ = start_server(
-                port, args.workers, work, args.access_log, env | extra_env, app=app
-            )
-            warmed = warm(port)
-            print(f"  {name}: {described}; warm-up {warmed['hit']} hits, {warmed['miss']} misses")
-            what_if[name] = wrk_pair(
-                name, port, worker_pids(proc.pid), static_path, sizes, args, problems
-            )
-            proc.terminate()
-            proc.wait(timeout=30)
-            proc = None
-
         profile = None
         if args.profile:
             profile = profile_hit(static_path, args.profile_calls, args.profile_top)
@@ -705,7 +600,7 @@ def main() -> int:
             )
             print(f"  GET / cache hit, connection kept open    {profile['page_us']:8,.0f}")
             print(
-                f"  GET / cache hit, reconnect (as gunicorn)  {profile['page_reconnect_us']:8,.0f}"
+                f"  GET / cache hit, reconnect each request    {profile['page_reconnect_us']:8,.0f}"
             )
             print(
                 f"  GET / hit, essential middleware only     "
@@ -713,10 +608,7 @@ def main() -> int:
             )
             print(f"  GET {static_path} (whitenoise)  {profile['static_us']:8,.0f}")
             print(f"  open a database connection              {profile['connect_us']:8,.0f}")
-            print(f"  _head_size() (ORM latest_tree_head)     {profile['head_size_orm_us']:8,.0f}")
-            print(
-                f"  SELECT max(tree_size) (raw cursor)      {profile['head_size_raw_sql_us']:8,.0f}"
-            )
+            print(f"  _head_size() (the cache's version)      {profile['head_size_us']:8,.0f}")
             print(
                 f"  cache.get of the page ({profile['page_bytes']:,} bytes)    "
                 f"{profile['cache_get_us']:8,.0f}"
@@ -739,7 +631,6 @@ def main() -> int:
                 "cold_first_request_s": round(cold_s, 3),
                 "rollup_before": facts["rollup_size"],
                 "rounds": [run_summary(pair) for pair in rounds],
-                "what_if": {name: run_summary(pair) for name, pair in what_if.items()},
                 "ratio": round(ratio, 4),
                 "cpu_ratio": round(cpu_ratio, 4),
                 "ratio_goal": RATIO_GOAL,

@@ -126,6 +126,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": SIGHTLINE_DATA_DIR / "db.sqlite3",
+            # Keep connections: opening one (with its PRAGMAs) costs more than a cached page.
+            "CONN_MAX_AGE": None,
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on the
                 # busy timeout instead of failing with "database is locked" mid-transaction.

@@ -62,8 +62,8 @@ class TableReportMixin:
 
 def _head_size() -> int:
     """The version of the public pages: the latest signed tree head's size."""
-    head = log_selectors.latest_tree_head()
-    return head.tree_size if head else -1
+    size = log_selectors.latest_tree_size()
+    return -1 if size is None else size
 
 
 public_page = method_decorator(public_page_cache(version=_head_size), name="get")
