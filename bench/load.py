@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/load.py [--seconds 60] [--ingest-clients 4] [--readers 8]
                                    [--batch 100] [--pg-url postgres://postgres@127.0.0.1:5432]
-                                   [--workers N] [--json]
+                                   [--rounds 3] [--workers N] [--json]
 
 1. The database `sightline_load` is dropped and created fresh on the PostgreSQL at --pg-url.
    `make serve` starts on a free loopback port with a generated SECRET_KEY, a temporary data
@@ -10,12 +10,15 @@
    rate limit raised out of the way (SIGHTLINE_INGEST_RATE), so the server's capacity is measured.
    Its worker count is make serve's own (2 x cores + 1) unless --workers sets WEB_CONCURRENCY.
 2. The BPD agency, its operators and one integration per ingest client (four consoles) are
-   created. Each client process builds its own pool of realistic queries (bench/common.py's
-   QueryFactory) before timing; every request gets fresh, unique client_refs.
+   created. Each client's pool of realistic queries (bench/common.py's QueryFactory) is built
+   before timing; every request gets fresh, unique client_refs.
 3. Untimed warm-up: each client posts two arrays, each endpoint is read once.
-4. Baseline, --seconds: the ingest clients alone, each posting arrays of --batch in a closed loop.
-5. Mixed, --seconds: the same ingest clients plus the readers, each fetching `/`,
-   `/api/v1/stats/` and `/api/v1/log/tree-head` in turn in a closed loop (no think time).
+4. Baseline: the ingest clients alone, each posting arrays of --batch in a closed loop.
+5. Mixed: the same ingest clients plus the readers, each fetching `/`, `/api/v1/stats/` and
+   `/api/v1/log/tree-head` in turn in a closed loop (no think time).
+   Each phase lasts --seconds in all. They alternate in --rounds rounds (default 3: alone 20 s,
+   mixed 20 s, three times), so a change in the machine's other load hits both phases alike;
+   `--rounds 1` runs one 60-s baseline and then one 60-s mixed phase.
 6. The server is stopped; the entries it holds must equal the entries the clients were told were
    recorded, and `manage.py verify_log` must pass.
 
@@ -49,6 +52,8 @@ DB_NAME = "sightline_load"
 READ_PATHS = ("/", "/api/v1/stats/", "/api/v1/log/tree-head")
 INGEST_PATH = "/api/v1/queries/"
 POOL_PER_CLIENT = 10_000  # distinct generated queries per ingest client, reused with new refs
+# Built in the parent before the client processes fork, so no client generates while timed.
+QUERY_POOLS: list[list[dict]] = []
 GOAL_RATIO = 0.5
 SHOWN_ERRORS = 5
 
@@ -142,14 +147,10 @@ def tree_cpu_seconds(root: int) -> float:
     return total
 
 
-def backend_cpu_seconds(database: str) -> float:
-    """CPU seconds of the PostgreSQL backends serving `database` (from their process titles).
-
-    Approximate: a backend that exits during a phase takes its CPU time with it. gunicorn's
-    workers keep their connections (conn_max_age=60), so almost all of them live throughout.
-    """
+def backend_cpu(database: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving `database` (from process titles)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    found = {}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             title = (proc / "cmdline").read_bytes()
@@ -158,8 +159,17 @@ def backend_cpu_seconds(database: str) -> float:
             fields = (proc / "stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        found[int(proc.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def backend_cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two samples by the backends alive at the second one.
+
+    Approximate: a backend that exits in between (gunicorn's connections are closed after 60 s
+    idle, conn_max_age) takes its CPU time with it; it is left out rather than counted negative.
+    """
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def machine_busy() -> tuple[int, int]:
@@ -184,8 +194,7 @@ def fetch(port: int, method: str, path: str, body: bytes | None = None, headers=
 
 def ingest_client(job: dict) -> dict:
     """Post arrays in a closed loop from start_at until end_at; returns what happened."""
-    factory = QueryFactory(job["seed"], total=POOL_PER_CLIENT)
-    pool = factory.batch(0, POOL_PER_CLIENT)
+    pool = QUERY_POOLS[job["client"]]
     headers = {
         "Content-Type": "application/json",
         "Accept": "application/json",
@@ -194,7 +203,7 @@ def ingest_client(job: dict) -> dict:
     batch, tag = job["batch"], job["tag"]
     latencies, errors, entries, entries_total, done, late = [], [], 0, 0, 0, 0
     cpu0 = time.process_time()
-    n = 0
+    n = job["offset"]
     _sleep_until(job["start_at"])
     while time.monotonic() < job["end_at"] and (
         job["max_requests"] is None or done < job["max_requests"]
@@ -273,16 +282,28 @@ def _sleep_until(moment: float) -> None:
         time.sleep(delay)
 
 
-def run_phase(pool, port: int, keys: list[str], args, name: str, readers: int, server_pid: int):
-    start_at = time.monotonic() + 5  # the ingest clients build their query pools meanwhile
-    end_at = start_at + args.seconds
+def run_slice(
+    pool,
+    port: int,
+    keys: list[str],
+    args,
+    name: str,
+    readers: int,
+    server_pid: int,
+    seconds: float,
+    offset: int,
+) -> dict:
+    """One timed slice: the ingest clients (and `readers` readers) for `seconds`."""
+    start_at = time.monotonic() + 2
+    end_at = start_at + seconds
     jobs = [
         (
             ingest_client,
             {
                 "port": port,
                 "key": key,
-                "seed": args.seed + i,
+                "client": i,
+                "offset": offset,
                 "batch": args.batch,
                 "tag": f"load-{name}-{i}",
                 "start_at": start_at,
@@ -299,20 +320,41 @@ def run_phase(pool, port: int, keys: list[str], args, name: str, readers: int, s
     pending = [pool.apply_async(func, (job,)) for func, job in jobs]
     _sleep_until(start_at)
     load0, server0, busy0 = os.getloadavg()[0], tree_cpu_seconds(server_pid), machine_busy()
-    db0 = backend_cpu_seconds(DB_NAME)
+    db0 = backend_cpu(DB_NAME)
     _sleep_until(end_at)
     server1, busy1 = tree_cpu_seconds(server_pid), machine_busy()
-    db1 = backend_cpu_seconds(DB_NAME)
-    results = [p.get(timeout=args.seconds + 300) for p in pending]
-    busy = (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1])
+    db1 = backend_cpu(DB_NAME)
+    results = [p.get(timeout=seconds + 300) for p in pending]
+    tick = os.sysconf("SC_CLK_TCK")
     return {
         "name": name,
+        "seconds": seconds,
         "results": results,
         "server_cpu": server1 - server0,
-        "database_cpu": db1 - db0,
-        "machine_busy": busy,
+        "database_cpu": backend_cpu_delta(db0, db1),
+        "machine_cpu": (busy1[0] - busy0[0]) / tick,
+        "machine_busy": (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
         "load_avg_at_start": load0,
     }
+
+
+def merge(slices: list[dict]) -> dict:
+    """The slices of one phase as if they were one phase."""
+    seconds = sum(s["seconds"] for s in slices)
+    return {
+        "name": slices[0]["name"].rstrip("0123456789-"),
+        "seconds": seconds,
+        "results": [r for s in slices for r in s["results"]],
+        "server_cpu": sum(s["server_cpu"] for s in slices),
+        "database_cpu": sum(s["database_cpu"] for s in slices),
+        "machine_cpu": sum(s["machine_cpu"] for s in slices),
+        "machine_busy": sum(s["machine_busy"] * s["seconds"] for s in slices) / seconds,
+        "load_avg_at_start": slices[0]["load_avg_at_start"],
+    }
+
+
+def slice_rate(s: dict) -> float:
+    return sum(r["entries"] for r in s["results"] if r["kind"] == "ingest") / s["seconds"]
 
 
 # --- reporting ----------------------------------------------------------------------------------
@@ -323,7 +365,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
 
-def summarize(phase: dict, seconds: float) -> dict:
+def summarize(phase: dict) -> dict:
+    seconds = phase["seconds"]
     results = phase["results"]
     per_path: dict[str, list[float]] = {}
     for result in results:
@@ -345,6 +388,13 @@ def summarize(phase: dict, seconds: float) -> dict:
         "server_cpu_seconds": round(phase["server_cpu"], 1),
         "database_cpu_seconds": round(phase["database_cpu"], 1),
         "client_cpu_seconds": round(sum(r["cpu"] for r in results), 1),
+        "other_cpu_seconds": round(
+            phase["machine_cpu"]
+            - phase["server_cpu"]
+            - phase["database_cpu"]
+            - sum(r["cpu"] for r in results),
+            1,
+        ),
         "machine_cpu_busy": round(phase["machine_busy"], 3),
         "load_avg_at_start": phase["load_avg_at_start"],
         "endpoints": {
@@ -377,8 +427,8 @@ def print_phase(title: str, s: dict) -> None:
         )
     print(
         f"  CPU: server (make serve tree) {s['server_cpu_seconds']} s, PostgreSQL backends "
-        f"{s['database_cpu_seconds']} s, clients {s['client_cpu_seconds']} s; "
-        f"machine CPUs {s['machine_cpu_busy']:.0%} busy (all processes)"
+        f"{s['database_cpu_seconds']} s, clients {s['client_cpu_seconds']} s, everything else "
+        f"on the machine {s['other_cpu_seconds']} s; CPUs {s['machine_cpu_busy']:.0%} busy"
     )
     for error in s["first_errors"]:
         print(f"  error: {error}")
@@ -390,6 +440,13 @@ def print_phase(title: str, s: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="Length of each phase.")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="Alternate the phases in this many rounds (alone, mixed, alone, mixed, ...) of "
+        "seconds/rounds each, so load changes on the machine hit both phases alike.",
+    )
     parser.add_argument("--ingest-clients", type=int, default=4)
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100, help="Queries per POST (1-1000).")
@@ -399,8 +456,10 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="Also print one JSON result line.")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
-    if args.seconds <= 0 or args.ingest_clients < 1 or args.readers < 0:
-        parser.error("--seconds and --ingest-clients must be positive, --readers not negative")
+    if args.seconds <= 0 or args.ingest_clients < 1 or args.readers < 0 or args.rounds < 1:
+        parser.error(
+            "--seconds, --ingest-clients and --rounds must be positive, --readers not negative"
+        )
     if not 1 <= args.batch <= 1000:
         parser.error("--batch must be 1 to 1000")
     args.pg_url = args.pg_url.rstrip("/")
@@ -455,6 +514,16 @@ def main() -> int:
         )
         print(f"readers: {', '.join(READ_PATHS)} in turn; every client a separate process")
 
+        # Generated before timing, in this process: the clients inherit them when they fork.
+        QUERY_POOLS[:] = [
+            QueryFactory(args.seed + i, total=POOL_PER_CLIENT).batch(0, POOL_PER_CLIENT)
+            for i in range(args.ingest_clients)
+        ]
+        slice_seconds = args.seconds / args.rounds
+        print(
+            f"phases:  ingest alone and beside the readers, {args.seconds:.0f} s each, alternating "
+            f"in {args.rounds} round{'s' if args.rounds != 1 else ''} of {slice_seconds:.0f} s"
+        )
         context = multiprocessing.get_context("fork")
         with context.Pool(args.ingest_clients + args.readers) as pool:
             # Warm-up, not timed: every worker process imports and connects before phase 1.
@@ -465,7 +534,8 @@ def main() -> int:
                         {
                             "port": port,
                             "key": key,
-                            "seed": args.seed + 100 + i,
+                            "client": i,
+                            "offset": 0,
                             "batch": args.batch,
                             "tag": f"load-warm-{i}",
                             "start_at": 0,
@@ -479,16 +549,24 @@ def main() -> int:
             warm_results = [w.get(timeout=600) for w in warm]
             for path in READ_PATHS:
                 fetch(port, "GET", path)
-            alone = summarize(
-                run_phase(pool, port, keys, args, "alone", 0, server.pid), args.seconds
-            )
-            mixed = summarize(
-                run_phase(pool, port, keys, args, "mixed", args.readers, server.pid),
-                args.seconds,
-            )
+            slices = {"alone": [], "mixed": []}
+            for round_ in range(args.rounds):
+                for name, readers in (("alone", 0), ("mixed", args.readers)):
+                    slices[name].append(
+                        run_slice(
+                            pool, port, keys, args, f"{name}-{round_}", readers, server.pid,
+                            slice_seconds, offset=(2 * round_ + (readers > 0)) * 997,
+                        )
+                    )  # fmt: skip
+            alone = summarize(merge(slices["alone"]))
+            mixed = summarize(merge(slices["mixed"]))
+            round_ratios = [
+                slice_rate(m) / slice_rate(a) if slice_rate(a) else float("nan")
+                for a, m in zip(slices["alone"], slices["mixed"], strict=True)
+            ]
 
-        print_phase("Phase 1: ingest alone (baseline)", alone)
-        print_phase(f"Phase 2: ingest beside {args.readers} readers", mixed)
+        print_phase("Ingest alone (baseline)", alone)
+        print_phase(f"Ingest beside {args.readers} readers", mixed)
 
         stop(server)
         server = None
@@ -526,7 +604,8 @@ def main() -> int:
         print(f"errors:  {total_errors} (goal 0: {'met' if total_errors == 0 else 'missed'})")
         print(
             f"ratio mixed/alone ingest entries/s: {ratio:.3f}  (goal >= {GOAL_RATIO}: "
-            f"{'met' if ratio >= GOAL_RATIO else 'missed'})"
+            f"{'met' if ratio >= GOAL_RATIO else 'missed'}); per round: "
+            + ", ".join(f"{r:.3f}" for r in round_ratios)
         )
         if args.json:
             print(
@@ -541,6 +620,8 @@ def main() -> int:
                         "alone": {k: v for k, v in alone.items() if k != "first_errors"},
                         "mixed": {k: v for k, v in mixed.items() if k != "first_errors"},
                         "ratio": round(ratio, 4),
+                        "rounds": args.rounds,
+                        "round_ratios": [round(r, 4) for r in round_ratios],
                         "errors": total_errors,
                         "stored": stored,
                         "expected": expected,
