@@ -163,13 +163,29 @@ def backend_cpu(database: str) -> dict[int, float]:
     return found
 
 
-def backend_cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU used between two samples by the backends alive at the second one.
+class BackendCPU:
+    """CPU used by the backends serving `database` between start() and the last sample().
 
-    Approximate: a backend that exits in between (gunicorn's connections are closed after 60 s
-    idle, conn_max_age) takes its CPU time with it; it is left out rather than counted negative.
+    Django closes a connection once it is 60 s old (conn_max_age), so backends come and go
+    during a phase: each one is sampled every quarter second and its last sample kept, so an
+    exited backend loses at most its last quarter second; one born during the phase counts
+    from zero.
     """
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+    def __init__(self, database: str):
+        self.database = database
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+
+    def start(self) -> None:
+        self.first = backend_cpu(self.database)
+        self.last = dict(self.first)
+
+    def sample(self) -> None:
+        self.last.update(backend_cpu(self.database))
+
+    def seconds(self) -> float:
+        return sum(cpu - self.first.get(pid, 0.0) for pid, cpu in self.last.items())
 
 
 def machine_busy() -> tuple[int, int]:
@@ -320,10 +336,12 @@ def run_slice(
     pending = [pool.apply_async(func, (job,)) for func, job in jobs]
     _sleep_until(start_at)
     load0, server0, busy0 = os.getloadavg()[0], tree_cpu_seconds(server_pid), machine_busy()
-    db0 = backend_cpu(DB_NAME)
-    _sleep_until(end_at)
+    database = BackendCPU(DB_NAME)
+    database.start()
+    while time.monotonic() < end_at:
+        time.sleep(min(0.25, max(0.0, end_at - time.monotonic())))
+        database.sample()
     server1, busy1 = tree_cpu_seconds(server_pid), machine_busy()
-    db1 = backend_cpu(DB_NAME)
     results = [p.get(timeout=seconds + 300) for p in pending]
     tick = os.sysconf("SC_CLK_TCK")
     return {
@@ -331,7 +349,7 @@ def run_slice(
         "seconds": seconds,
         "results": results,
         "server_cpu": server1 - server0,
-        "database_cpu": backend_cpu_delta(db0, db1),
+        "database_cpu": database.seconds(),
         "machine_cpu": (busy1[0] - busy0[0]) / tick,
         "machine_busy": (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
         "load_avg_at_start": load0,
