@@ -70,10 +70,12 @@ def perfect_subtree_hashes(positions: Iterable[tuple[int, int]]) -> dict[tuple[i
             found[(0, sequence)] = bytes.fromhex(digest)
     nodes = [(level, index) for level, index in positions if level > 0]
     if nodes:
-        # One row-value IN query: building an OR of Q objects costs more than the lookup.
+        # One raw query with an OR of exact positions: each term is an index lookup on both
+        # databases (SQLite answers a row-value `IN (VALUES ...)` with a full table scan), and
+        # building the same OR from Q objects costs more than the lookups themselves.
         table = MerkleNode._meta.db_table
-        pairs = ", ".join(["(%s, %s)"] * len(nodes))
-        sql = f'SELECT level, "index", hash FROM {table} WHERE (level, "index") IN (VALUES {pairs})'  # noqa: S608 (names from the model, values as parameters)
+        terms = " OR ".join(['(level = %s AND "index" = %s)'] * len(nodes))
+        sql = f'SELECT level, "index", hash FROM {table} WHERE {terms}'  # noqa: S608 (names from the model, values as parameters)
         with connection.cursor() as cursor:
             cursor.execute(sql, [value for node in nodes for value in node])
             for level, index, digest in cursor.fetchall():

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.commands import flush
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from audit.db import create_append_only_triggers, drop_append_only_triggers
@@ -12,6 +13,14 @@ from audit.models import LogState, Technology
 from audit.reference import install_reference_data, install_spanish_text
 from portal.roles import ROLES
 from tests.factories import AgencyFactory, IntegrationFactory
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    """A request in Spanish activates Spanish in the test's thread; later tests start in English."""
+    translation.activate("en")
+    yield
+    translation.activate("en")
 
 
 @pytest.fixture(autouse=True)
