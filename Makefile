@@ -6,7 +6,7 @@ PORT   ?= 8000
 DATA   := var
 DEMO_PASSWORD_FILE := $(DATA)/demo-password
 
-.PHONY: run serve test test-fast test-browser lint format browser-deps bench clean-db help
+.PHONY: run serve test test-fast test-browser lint format messages browser-deps bench clean-db help
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve on http://127.0.0.1:$(PORT)/"
@@ -83,7 +83,14 @@ format: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(PY) bench/ingest.py
 	$(PY) bench/verify.py
+	$(PY) bench/public.py
 	$(PY) bench/load.py
+
+# Refresh the Spanish catalogue after changing text (needs GNU gettext), then translate the new
+# entries in locale/es/LC_MESSAGES/django.po and run this again to compile them.
+messages: $(VENV)/.installed
+	$(PY) manage.py makemessages -l es --no-location -i "tests/*" -i "bench/*" -i "var/*" -i "staticfiles/*" -i "test-artifacts/*"
+	$(PY) manage.py compilemessages -l es -i .venv
 
 clean-db:
 	rm -f $(DATA)/db.sqlite3 $(DATA)/db.sqlite3-wal $(DATA)/db.sqlite3-shm
