@@ -167,22 +167,7 @@ class TreeBuilder:
         [index * 2**level, (index + 1) * 2**level). A database layer can store
         these to later serve ``subtree_hash_from`` lookups.
         """
-        _check_digest(leaf_hash, "leaf hash")
-        position = self._size
-        completed = [(0, position, leaf_hash)]
-        level = 0
-        h = leaf_hash
-        levels = self._levels
-        hashes = self._hashes
-        while levels and levels[-1] == level:
-            levels.pop()
-            h = node_hash(hashes.pop(), h)
-            level += 1
-            completed.append((level, position >> level, h))
-        levels.append(level)
-        hashes.append(h)
-        self._size = position + 1
-        return completed
+        return self.append_subtree(0, leaf_hash)
 
     def append_subtree(self, level: int, digest: bytes) -> list[tuple[int, int, bytes]]:
         """Append the root of a whole perfect subtree of 2**level leaves at the current size.

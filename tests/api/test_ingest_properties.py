@@ -10,7 +10,8 @@ from django.core.cache import cache
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from audit.models import LogState, MerkleNode, QueryFlag, QueryLogEntry
+from audit.models import QueryLogEntry
+from tests.audit.queries import log_snapshot as snapshot
 
 URL = "/api/v1/queries/"
 TECHNOLOGIES = {
@@ -151,15 +152,6 @@ def payloads(draw) -> tuple[object, list[tuple[bool, str | None]], bool]:
     if len(items) == 1 and draw(st.booleans()):
         return items[0][0], [items[0][1:]], False
     return [i[0] for i in items], [i[1:] for i in items], True
-
-
-def snapshot() -> tuple[int, int, int, int]:
-    return (
-        LogState.objects.get(id=1).size,
-        QueryLogEntry.objects.count(),
-        MerkleNode.objects.count(),
-        QueryFlag.objects.count(),
-    )
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from audit.models import LogState, MerkleNode, QueryFlag, QueryLogEntry
 from audit.parsing import QueryInput, fingerprint_target
 
 LPR = "license-plate-reader"
@@ -36,3 +37,13 @@ def make_query(technology: str = LPR, target: str | None = "ABC 123", **override
     fields.update(overrides)
     fields["target_fingerprint"] = fingerprint_target(technology, target) if target else ""
     return QueryInput(**fields)
+
+
+def log_snapshot() -> tuple[int, int, int, int]:
+    """(log size, entries, Merkle nodes, flags): equal before and after means nothing written."""
+    return (
+        LogState.objects.get(id=1).size,
+        QueryLogEntry.objects.count(),
+        MerkleNode.objects.count(),
+        QueryFlag.objects.count(),
+    )

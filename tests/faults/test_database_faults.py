@@ -18,9 +18,10 @@ import pytest
 from django.conf import settings
 from django.db import OperationalError, close_old_connections, connection
 
-from audit.models import LogState, MerkleNode, QueryFlag, QueryLogEntry
+from audit.models import QueryLogEntry
 from audit.services import publish_tree_head
 from audit.verification import verify_log
+from tests.audit.queries import log_snapshot as snapshot
 
 URL = "/api/v1/queries/"
 REPO = Path(__file__).resolve().parents[2]
@@ -41,15 +42,6 @@ def batch(size: int, tag: str) -> list[dict]:
         }
         for n in range(size)
     ]
-
-
-def snapshot() -> tuple[int, int, int, int]:
-    return (
-        LogState.objects.get(id=1).size,
-        QueryLogEntry.objects.count(),
-        MerkleNode.objects.count(),
-        QueryFlag.objects.count(),
-    )
 
 
 def assert_gapless_and_verified(size: int) -> None:

@@ -398,19 +398,19 @@ def test_no_private_field_reaches_any_public_page_or_download(maker, home_agency
         timezone.localtime(moment).strftime("%H:%M:%S"),  # and the local one
     ]
 
-    urls = (
-        list(PUBLIC_PAGES)
-        + [f"/technologies/{NIBIN}/", "/log/", *DOWNLOADS]
-        + [
-            "/api/v1/stats/",
-            "/api/v1/log/tree-head",
-            "/api/v1/log/public-key",
-            f"/api/v1/log/entries?start=0&end={head.tree_size}",
-            f"/api/v1/log/proof/inclusion?leaf_index=0&tree_size={head.tree_size}",
-            f"/api/v1/log/proof/consistency?first=1&second={head.tree_size}",
-            "/api/schema/",
-        ]
-    )
+    urls = [
+        *PUBLIC_PAGES,
+        f"/technologies/{NIBIN}/",
+        "/log/",
+        *DOWNLOADS,
+        "/api/v1/stats/",
+        "/api/v1/log/tree-head",
+        "/api/v1/log/public-key",
+        f"/api/v1/log/entries?start=0&end={head.tree_size}",
+        f"/api/v1/log/proof/inclusion?leaf_index=0&tree_size={head.tree_size}",
+        f"/api/v1/log/proof/consistency?first=1&second={head.tree_size}",
+        "/api/schema/",
+    ]
     for path in PUBLIC_PAGES:
         page = body(anon_client.get(path))
         for table in set(re.findall(r"table=([a-z0-9-]+)&amp;format=csv", page)):
