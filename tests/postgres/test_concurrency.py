@@ -116,3 +116,39 @@ def test_concurrent_posts_on_sqlite_are_gapless(log_db):
     threads, rounds, size = 4, 10, 8
     responses = _hammer(threads, rounds, size)
     _assert_gapless(responses, threads, rounds, size)
+
+
+def test_concurrent_readers_count_a_new_head_once(log_db):
+    """Visitors arriving together after a new head all bring the public counts up to it; the
+    state row's lock makes exactly one of them count the new entries."""
+    from audit.services import publish_tree_head
+    from reports.models import PublicRollup
+    from reports.public import advance_public_rollup
+
+    _hammer(threads=2, rounds=3, size=10)
+    head = publish_tree_head(force=True)
+    threads = 4
+    start = threading.Barrier(threads)
+    added: list[int] = []
+    errors: list[BaseException] = []
+
+    def visit():
+        try:
+            start.wait(timeout=30)
+            added.append(advance_public_rollup(head))
+        except BaseException as problem:  # reported to the main thread below
+            errors.append(problem)
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=visit) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    if errors:
+        raise errors[0]
+    assert sorted(added) == [0] * (threads - 1) + [head.tree_size]
+    for granularity in ("day", "month"):
+        counted = PublicRollup.objects.filter(granularity=granularity)
+        assert sum(counted.values_list("queries", flat=True)) == head.tree_size == 60
