@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 from django.test import Client
 
 from audit.models import Integration
@@ -29,6 +30,10 @@ def _directives(header: str) -> dict[str, list[str]]:
     ("who", "path"),
     [
         (None, "/"),
+        (None, "/technologies/nibin/"),
+        (None, "/spending/"),
+        (None, "/open-data/"),
+        (None, "/open-data/spending.csv"),
         (None, "/log/"),
         (None, "/api/v1/log/public-key"),
         ("council", "/reports/"),
@@ -41,6 +46,20 @@ def test_every_kind_of_response_carries_the_security_headers(client, users, who,
         client.force_login(users[who])
     response = client.get(path, secure=True)
     assert response.status_code == 200
+    _assert_security_headers(response)
+
+
+def test_a_cached_public_page_carries_the_security_headers_too(client, db):
+    cache.clear()
+    assert client.get("/", secure=True)["X-Page-Cache"] == "miss"
+    response = client.get("/", secure=True)
+    assert response["X-Page-Cache"] == "hit"
+    _assert_security_headers(response)
+    # plotly's own two <style> elements are allowed by hash, nothing else inline.
+    assert "'sha256-" in response["Content-Security-Policy"]
+
+
+def _assert_security_headers(response):
     csp = _directives(response["Content-Security-Policy"])
     assert csp["default-src"] == ["'self'"]
     assert csp["script-src"] == ["'self'"]
