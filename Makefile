@@ -13,6 +13,8 @@ help:
 	@echo "make serve  - production: refuse an unsafe environment, migrate, collect static, gunicorn"
 	@echo "make test   - run the whole test suite (SQLite, or PostgreSQL when DATABASE_URL is set)"
 	@echo "make lint   - ruff check and format check"
+	@echo "make messages - refresh and compile the Spanish catalogue (needs GNU gettext)"
+	@echo "make bench  - every benchmark (long: builds 1M-entry logs)"
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +35,9 @@ run: $(VENV)/.installed $(DEMO_PASSWORD_FILE)
 	$(PY) manage.py seed_demo --if-empty --demo-password "$$(cat $(DEMO_PASSWORD_FILE))"
 	@echo ""
 	@echo "Sightline is starting on http://127.0.0.1:$(PORT)/"
-	@echo "  Public transparency page  http://127.0.0.1:$(PORT)/"
+	@echo "  Public transparency page  http://127.0.0.1:$(PORT)/   (Español: the switch in the header)"
+	@echo "  Spending                  http://127.0.0.1:$(PORT)/spending/"
+	@echo "  Open data                 http://127.0.0.1:$(PORT)/open-data/"
 	@echo "  Verify the log            http://127.0.0.1:$(PORT)/log/"
 	@echo "  Council reports           http://127.0.0.1:$(PORT)/reports/"
 	@echo "  Auditor workspace         http://127.0.0.1:$(PORT)/audit/"
