@@ -22,13 +22,16 @@ BPD_OPERATORS = 48  # RTCC analysts and investigators
 BPD_SUPERVISORS = 4
 
 
-def configure_environment(data_dir: Path) -> dict[str, str]:
+def configure_environment(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
     """Point Sightline at `data_dir` (SQLite, keys) with production settings; returns the env.
 
     DEBUG stays off (as in production); only the HTTPS redirect is switched off because the
-    benchmark talks plain HTTP to 127.0.0.1. DATABASE_URL is removed so SQLite is used.
+    benchmark talks plain HTTP to 127.0.0.1. DATABASE_URL is removed so SQLite is used, unless
+    `database_url` names another database (the keys stay in `data_dir`).
     """
     os.environ.pop("DATABASE_URL", None)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "portal.settings",
@@ -42,9 +45,9 @@ def configure_environment(data_dir: Path) -> dict[str, str]:
     return dict(os.environ)
 
 
-def setup_django(data_dir: Path) -> None:
-    """Configure, set up Django and migrate the database in `data_dir`."""
-    configure_environment(data_dir)
+def setup_django(data_dir: Path, database_url: str | None = None) -> None:
+    """Configure, set up Django and migrate the database (in `data_dir`, or `database_url`)."""
+    configure_environment(data_dir, database_url)
     import django
 
     django.setup()

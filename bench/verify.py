@@ -151,6 +151,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--entries", type=int, default=1_000_000, help="Log size N.")
     parser.add_argument("--keep", type=Path, help="Data directory to build in and reuse.")
+    parser.add_argument(
+        "--database-url",
+        help="A PostgreSQL database to build the log in (keys stay in the data directory); "
+        "default: SQLite in the data directory.",
+    )
     parser.add_argument("--samples", type=int, default=200, help="Calls per latency median.")
     parser.add_argument("--seed", type=int, default=9162)
     parser.add_argument("--json", action="store_true", help="Also print one JSON result line.")
@@ -165,7 +170,7 @@ def main() -> int:
     else:
         tmp = tempfile.TemporaryDirectory(prefix="sightline-bench-verify-")
         data_dir = Path(tmp.name)
-    setup_django(data_dir)
+    setup_django(data_dir, args.database_url)
 
     from audit import selectors, services
     from audit.models import LogState
@@ -180,7 +185,8 @@ def main() -> int:
     size = LogState.objects.get(id=1).size
     if added:
         print(f"log:     built {added} entries in {build_s:.0f} s ({added / build_s:,.0f}/s)")
-    print(f"log:     {size} entries in {data_dir / 'db.sqlite3'}")
+    where = args.database_url or data_dir / "db.sqlite3"
+    print(f"log:     {size} entries in {where}")
     if size != args.entries:
         print(f"note:    the kept database holds {size} entries, more than --entries; using {size}")
 

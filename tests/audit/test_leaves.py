@@ -213,6 +213,13 @@ def _stored_text(value: str) -> str:
 @example(
     justification='"\\\x00\n', case_number="", on_behalf_of="é😀", client_ref=None, microsecond=0
 )
+@example(  # every control character, DEL, a line separator, quotes, backslashes, non-ASCII
+    justification="".join(map(chr, range(1, 32))) + '\x7f\u2028"\\/é😀',
+    case_number='"\\',
+    on_behalf_of="\t\u00e9",
+    client_ref="\x1f",
+    microsecond=999999,
+)
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
