@@ -22,7 +22,7 @@ from django.db import connection
 from django.db.utils import load_backend
 
 from audit import signing
-from audit.leaves import LEAF_VERSION, leaf_hashes_of_rows
+from audit.leaves import leaf_hashes_of_rows
 from audit.merkle import EMPTY_ROOT, TreeBuilder, node_hash
 from audit.models import Agency, LogState, MerkleNode, Operator, QueryLogEntry, SignedTreeHead
 
@@ -108,10 +108,6 @@ def _sql(vendor: str, quote: Callable[[str], str]) -> dict[str, str]:
         "client_ref", "salt", "leaf_hash",
     )  # fmt: skip
     in_range = "WHERE sequence >= %s AND sequence < %s ORDER BY sequence"
-    if vendor == "postgresql":
-        # The server rebuilds each commitment and leaf and hashes them (in C, next to the data):
-        # a row comes back as (sequence, recomputed leaf hash, stored leaf hash).
-        columns = ("sequence", _pg_leaf_hash(moment, day), "leaf_hash")
     where_nodes = f"{level} = %s AND {index} >= %s AND {index} < %s"
     sql = {
         "entries": f"SELECT {', '.join(columns)} FROM {entries} {in_range}",  # noqa: S608
@@ -134,57 +130,6 @@ def _sql(vendor: str, quote: Callable[[str], str]) -> dict[str, str]:
         "WHERE e.sequence >= %s AND e.sequence < %s"
     )
     return sql
-
-
-def _pg_leaf_hash(moment: Callable[[str], str], day: str) -> str:
-    """SQL for the RFC 6962 leaf hash of an entry, built by PostgreSQL from the stored columns.
-
-    Byte for byte the canonical JSON of `audit.leaves` (keys sorted, no spaces, UTF-8, strings
-    escaped as `json.dumps(..., ensure_ascii=False)` does: PostgreSQL's `to_json(text)` escapes
-    the same characters the same way). tests/audit/test_leaves.py holds the two equal.
-    """
-
-    def string(expression: str) -> str:
-        return f"to_json({expression})::text"
-
-    def present(column: str) -> str:
-        return f"CASE WHEN {column} <> '' THEN 'true' ELSE 'false' END"
-
-    private = " || ".join(
-        [
-            "'{\"case_number\":'", string("case_number"),
-            "',\"client_ref\":'", f"COALESCE({string('client_ref')}, 'null')",
-            "',\"integration\":'", string("integration_id"),
-            "',\"justification\":'", string("justification"),
-            "',\"occurred_at\":'", string(moment("occurred_at")),
-            "',\"offense_code\":'", string("offense_code"),
-            "',\"on_behalf_of\":'", string("on_behalf_of"),
-            "',\"operator\":'", string("operator_badge"),
-            "',\"recorded_at\":'", string(moment("recorded_at")),
-            "',\"result_count\":'", "COALESCE(result_count::text, 'null')",
-            "',\"supervisor\":'", string("supervisor_badge"),
-            "',\"target_fingerprint\":'", string("target_fingerprint"),
-            "'}'",
-        ]
-    )  # fmt: skip
-    commitment = f"encode(sha256(decode(salt, 'hex') || convert_to({private}, 'UTF8')), 'hex')"
-    leaf = " || ".join(
-        [
-            "'{\"agency\":'", string("requesting_agency_code"),
-            "',\"case_number_present\":'", present("case_number"),
-            "',\"date\":'", string(day),
-            "',\"offense_category\":'", string("offense_category"),
-            "',\"on_behalf_of_present\":'", present("on_behalf_of"),
-            "',\"private_commitment\":\"'", commitment,
-            "'\",\"query_type\":'", string("query_type"),
-            "',\"scope\":'", string("scope"),
-            "',\"sequence\":'", "sequence::text",
-            "',\"supervisor_present\":'", present("supervisor_badge"),
-            "',\"technology\":'", string("technology_id"),
-            f"',\"v\":{LEAF_VERSION}}}'",
-        ]
-    )  # fmt: skip
-    return f"sha256('\\x00'::bytea || convert_to({leaf}, 'UTF8'))"
 
 
 # --- one unit ----------------------------------------------------------------------------------
@@ -225,10 +170,7 @@ def _check_unit(cursor, sql: dict, start: int, end: int, size: int, heads: list[
             else:
                 message = f"Sequence {missing} is missing: the next stored entry is {following}."
             problem = ((missing, _MISSING, 0), message)
-        if good and len(good[0]) == 3:  # PostgreSQL hashed the leaves itself
-            digests = [bytes(row[1]) for row in good]
-        else:
-            digests = leaf_hashes_of_rows(row[:-1] for row in good)
+        digests = leaf_hashes_of_rows(row[:-1] for row in good)
         stored = [row[-1] for row in good]
         if b"".join(digests).hex() != "".join(stored):
             bad = [i for i, (d, s) in enumerate(zip(digests, stored, strict=True)) if d.hex() != s]
