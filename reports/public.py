@@ -8,6 +8,7 @@ the pages say so.
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -42,7 +43,9 @@ FIRST_DAY = date(2000, 1, 1)  # "all time" starts before any plausible entry
 # --- Keeping the public rollup at the latest signed head ---------------------------------------
 
 
-def advance_public_rollup(head: SignedTreeHead) -> int:
+def advance_public_rollup(
+    head: SignedTreeHead, progress: Callable[[int], None] = lambda n: None
+) -> int:
     """Count entries up to the head's size into the public rollup; returns entries added.
 
     Runs under the state row's lock, so two requests after a new head never count an entry
@@ -85,12 +88,26 @@ def advance_public_rollup(head: SignedTreeHead) -> int:
                         for key, values in counts.items()
                     ],
                 )
+            progress(end - start)
             start = end
         added = head.tree_size - state.tree_size
         state.tree_size = head.tree_size
         state.updated_at = timezone.now()
         state.save()
         return added
+
+
+def rebuild_public_rollup(progress: Callable[[int], None] = lambda n: None) -> int:
+    """Count the public rollup again from the leaves, up to the latest head; returns entries.
+
+    Nothing needs this in normal operation (the leaves never change); it is for an operator who
+    wants the counts recomputed, or counted ahead of the first visitor after an upgrade.
+    """
+    head = log_selectors.latest_tree_head()
+    with transaction.atomic():
+        PublicRollup.objects.all().delete()
+        PublicRollupState.objects.all().delete()
+        return advance_public_rollup(head, progress) if head else 0
 
 
 def current_head() -> SignedTreeHead | None:
