@@ -22,13 +22,20 @@ from django.utils.translation import get_language
 KEPT_HEADERS = ("Content-Type", "Content-Disposition", "Content-Language")
 
 
-def public_page_cache(version: Callable[[], object], max_age: int = 60):
+def public_page_cache(
+    version: Callable[[], object], params: tuple[str, ...] = (), max_age: int = 60
+):
+    """Cache anonymous GETs of a view. Only the query parameters in `params` (those the view
+    reads) are part of the key, so made-up parameters cannot push real pages out of the cache
+    or force a render per request."""
+
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if request.method not in ("GET", "HEAD") or request.user.is_authenticated:
                 return view(request, *args, **kwargs)
-            raw = f"{request.get_full_path()}|{get_language()}|{version()}"
+            used = [(name, request.GET.getlist(name)) for name in params if name in request.GET]
+            raw = f"{request.path}|{used}|{get_language()}|{version()}"
             key = "public-page:" + hashlib.sha256(raw.encode()).hexdigest()
             cached = cache.get(key)
             if cached is not None:

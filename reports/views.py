@@ -66,7 +66,10 @@ def _head_size() -> int:
     return -1 if size is None else size
 
 
-public_page = method_decorator(public_page_cache(version=_head_size), name="get")
+# The pages read no query parameters but a table's CSV download (?table=<id>&format=csv).
+public_page = method_decorator(
+    public_page_cache(version=_head_size, params=("table", "format")), name="get"
+)
 
 
 def _by_id(tables) -> dict:

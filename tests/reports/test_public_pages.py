@@ -449,3 +449,14 @@ def test_rebuild_counts_the_same_as_the_incremental_path(varied, maker, anon_cli
     assert f"Rebuilt the public counts from {head.tree_size} signed entries." in out.getvalue()
     assert rows() == incremental
     assert PublicRollupState.objects.get(id=1).tree_size == head.tree_size
+
+
+def test_made_up_parameters_share_the_cached_page(varied, anon_client):
+    assert anon_client.get("/")["X-Page-Cache"] == "miss"
+    assert anon_client.get("/?utm_source=x&x=1")["X-Page-Cache"] == "hit"
+    csv_page = anon_client.get("/", {"table": "trend", "format": "csv"})
+    assert csv_page["X-Page-Cache"] == "miss"  # a parameter the page reads is part of the key
+    assert csv_page["Content-Type"].startswith("text/csv")
+    again = anon_client.get("/", {"format": "csv", "table": "trend", "junk": "1"})
+    assert again["X-Page-Cache"] == "hit"
+    assert again.content == csv_page.content
