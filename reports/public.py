@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import get_language, gettext_noop
@@ -196,12 +196,6 @@ def public_by_month(period: Period, technology: str | None = None) -> dict[tuple
     ).items():
         counts[(first.replace(day=1), tech)] += n
     return dict(counts)
-
-
-def first_public_date() -> date | None:
-    return PublicRollup.objects.filter(granularity="day").aggregate(first=Min("period_start"))[
-        "first"
-    ]
 
 
 def _agency_searches(period: Period, technology: str | None) -> tuple[int, int]:
