@@ -4,11 +4,16 @@ Nothing here is timed. The environment is configured before Django is imported, 
 benchmark runs against its own fresh (or explicitly kept) SQLite database and keys.
 """
 
+import http.client
 import os
 import platform
 import random
+import socket
 import sqlite3
+import subprocess
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -43,6 +48,38 @@ def configure_environment(data_dir: Path, database_url: str | None = None) -> di
         }
     )
     return dict(os.environ)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(
+    port: int,
+    proc: subprocess.Popen,
+    timeout: float = 60.0,
+    ready: Callable[[], bool] = lambda: True,
+) -> None:
+    """Wait until GET /healthz on `port` answers 200 (and `ready()` holds); fail if `proc` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"The server exited with code {proc.returncode} while starting.")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/healthz")
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            if response.status == 200 and ready():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"The server did not answer /healthz within {timeout:.0f} s.")
 
 
 def setup_django(data_dir: Path, database_url: str | None = None) -> None:

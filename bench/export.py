@@ -46,7 +46,6 @@ import pstats
 import re
 import secrets
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -61,7 +60,14 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO, configure_environment, machine_info, print_machine
+from bench.common import (
+    REPO,
+    configure_environment,
+    free_port,
+    machine_info,
+    print_machine,
+    wait_until_up,
+)
 
 RATIO_GOAL = 0.5
 RSS_GOAL_MB = 64
@@ -144,12 +150,6 @@ def prepare(data_dir: Path, entries: int, password: str, env: dict[str, str]) ->
 # --- The server and its memory ------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def server_command(kind: str, port: int, worker_timeout: int) -> tuple[list[str], str]:
     if kind == "gunicorn":
         cmd = [
@@ -160,25 +160,6 @@ def server_command(kind: str, port: int, worker_timeout: int) -> tuple[list[str]
         return cmd, f"gunicorn, 1 sync worker (worker timeout {timeout}), DEBUG=0"
     cmd = [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--nothreading"]
     return cmd, "manage.py runserver --noreload --nothreading, DEBUG=0"
-
-
-def wait_until_up(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"The server exited with code {proc.returncode} while starting.")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
-            response = conn.getresponse()
-            response.read()
-            conn.close()
-            if response.status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("The server did not answer /healthz within a minute.")
 
 
 def worker_pid(proc: subprocess.Popen, kind: str) -> int:

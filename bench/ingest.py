@@ -21,7 +21,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -32,17 +31,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO, QueryFactory, machine_info, print_machine, setup_django
+from bench.common import (
+    REPO,
+    QueryFactory,
+    free_port,
+    machine_info,
+    print_machine,
+    setup_django,
+    wait_until_up,
+)
 
 BATCH = 1000
 GOAL, STRETCH = 0.10, 0.20
 TABLE = "audit_querylogentry"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def server_command(kind: str, port: int) -> tuple[list[str], str]:
@@ -62,22 +63,6 @@ def server_command(kind: str, port: int) -> tuple[list[str], str]:
         return cmd, "gunicorn, 1 sync worker, DEBUG=0"
     cmd = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
     return cmd, "manage.py runserver --noreload, DEBUG=0"
-
-
-def wait_until_up(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"The server exited with code {proc.returncode} while starting.")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            conn.close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("The server did not answer within a minute.")
 
 
 def process_tree_cpu(root: int) -> float | None:

@@ -45,8 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO, QueryFactory, machine_info, print_machine
-from bench.ingest import free_port
+from bench.common import REPO, QueryFactory, free_port, machine_info, print_machine, wait_until_up
 
 DB_NAME = "sightline_load"
 READ_PATHS = ("/", "/api/v1/stats/", "/api/v1/log/tree-head")
@@ -91,21 +90,6 @@ def server_env(args, tmp: Path, port: int) -> dict[str, str]:
     if args.workers:
         env["WEB_CONCURRENCY"] = str(args.workers)
     return env
-
-
-def wait_until_up(port: int, server: subprocess.Popen, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"make serve exited with code {server.returncode} while starting")
-        try:
-            status, _ = fetch(port, "GET", "/healthz")
-            if status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"/healthz did not answer within {timeout:.0f} s")
 
 
 def stop(server: subprocess.Popen) -> None:
@@ -500,7 +484,7 @@ def main() -> int:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_until_up(port, server)
+        wait_until_up(port, server, timeout=300.0)
 
         # Reference data through the ORM, against the server's database, before any timing.
         os.environ.update(env, DJANGO_SETTINGS_MODULE="portal.settings")

@@ -62,7 +62,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO, machine_info, print_machine, setup_django
+from bench.common import (
+    REPO,
+    free_port,
+    machine_info,
+    print_machine,
+    setup_django,
+    wait_until_up,
+)
 
 RATIO_GOAL = 0.3
 PY = sys.executable
@@ -140,12 +147,6 @@ def record_and_publish(count: int, seed: int) -> int:
 # --- The server ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(
     port: int,
     workers: int,
@@ -162,19 +163,7 @@ def start_server(
     if access_log:
         cmd += ["--access-logfile", str(work_dir / "access.log")]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with status {proc.returncode}")
-        try:
-            status, _, _ = fetch(port, "/healthz")
-            if status == 200 and len(worker_pids(proc.pid)) == workers:
-                break
-        except OSError:
-            pass
-        time.sleep(0.2)
-    else:
-        raise RuntimeError("gunicorn did not answer /healthz within a minute.")
+    wait_until_up(port, proc, ready=lambda: len(worker_pids(proc.pid)) == workers)
     described = (
         f"gunicorn, {workers} sync worker{'s' if workers != 1 else ''}, worker timeout off, "
         f"access log {'on (file)' if access_log else 'off'}, DEBUG=0, whitenoise"
