@@ -9,16 +9,13 @@ from django.core.management import CommandError, call_command
 
 from audit import flags, services
 from audit.models import Agency, QueryFlag, QueryLogEntry, Technology
-from audit.parsing import QueryInput, fingerprint_target
+from audit.parsing import QueryInput
+from tests.audit import queries
+from tests.audit.queries import CHICAGO, FACE, GOOD_REASON, LPR, NIBIN
 from tests.factories import AgencyFactory, CertificationFactory, OperatorFactory
 
-LPR = "license-plate-reader"
-FACE = "face-recognition"
-NIBIN = "nibin"
-CHICAGO = ZoneInfo("America/Chicago")
 BADGE = "B4242"
 SUPERVISOR = "S900"
-GOOD_REASON = "Stolen vehicle report 26-1234, silver sedan seen near Five Points."
 
 
 def at(day: int, hour: int = 14, minute: int = 5, month: int = 3) -> datetime:
@@ -26,37 +23,23 @@ def at(day: int, hour: int = 14, minute: int = 5, month: int = 3) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=CHICAGO)
 
 
+TARGETS = {LPR: "ABC 123", FACE: "probe-digest-1", NIBIN: ""}
+OFFENSES = {LPR: "240", FACE: "09A", NIBIN: "13A"}
+
+
 def make_query(**overrides) -> QueryInput:
     """A compliant license-plate-reader query by the certified home operator; overrides win."""
-    technology = overrides.get("technology", LPR)
-    defaults = {
-        LPR: {"query_type": "plate-search", "target": "ABC 123", "offense_code": "240"},
-        FACE: {
-            "query_type": "photo-probe",
-            "target": "probe-digest-1",
-            "offense_code": "09A",
-            "supervisor": SUPERVISOR,
-        },
-        NIBIN: {"query_type": "casing-correlation", "target": "", "offense_code": "13A"},
-    }[technology]
+    technology = overrides.pop("technology", LPR)
     fields = {
-        "technology": technology,
         "occurred_at": at(4),
         "operator": BADGE,
-        "justification": GOOD_REASON,
+        "offense_code": OFFENSES[technology],
+        "supervisor": SUPERVISOR if technology == FACE else "",
         "case_number": "BPD-2026-001234",
-        "supervisor": "",
-        "requesting_agency": "BPD",
-        "on_behalf_of": "",
-        "scope": "local",
         "result_count": 3,
-        "client_ref": None,
-        **defaults,
+        **overrides,
     }
-    fields.update(overrides)
-    target = fields.pop("target")
-    fields["target_fingerprint"] = fingerprint_target(technology, target) if target else ""
-    return QueryInput(**fields)
+    return queries.make_query(technology, fields.pop("target", TARGETS[technology]), **fields)
 
 
 @pytest.fixture
