@@ -198,9 +198,10 @@ def public_by_month(period: Period, technology: str | None = None) -> dict[tuple
     return dict(counts)
 
 
-def _agency_searches(period: Period, technology: str | None) -> tuple[int, int]:
+def _agency_searches(
+    period: Period, technology: str | None, kinds: dict[str, str]
+) -> tuple[int, int]:
     """Queries requested by partner agencies (registered) and outside agencies (unregistered)."""
-    kinds = selectors.agency_kinds()
     partner = outside = 0
     for (agency,), n in public_by(period, "agency", technology=technology).items():
         kind = kinds.get(agency, "outside")
@@ -232,7 +233,8 @@ def headline_table(today: date, technology: str | None = None) -> Table:
     """The headline figures for the last 30 days, the year to date and all time."""
     spans = windows(today).items()
     totals = [public_totals(period, technology) for _label, period in spans]
-    agencies = [_agency_searches(period, technology) for _label, period in spans]
+    kinds = selectors.agency_kinds()
+    agencies = [_agency_searches(period, technology, kinds) for _label, period in spans]
     flagged = [_flagged(period, technology) for _label, period in spans]
     rows = [
         [_("Queries (signed log)")] + [cell(t["queries"]) for t in totals],
