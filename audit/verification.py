@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.utils import load_backend
 
-from audit import signing
+from audit import native, signing
 from audit.leaves import leaf_hashes_of_rows
 from audit.merkle import EMPTY_ROOT, TreeBuilder, node_hash
 from audit.models import Agency, LogState, MerkleNode, Operator, QueryLogEntry, SignedTreeHead
@@ -118,6 +118,17 @@ def _sql(vendor: str, quote: Callable[[str], str]) -> dict[str, str]:
         "node_list": f"SELECT {index}, hash FROM {nodes} WHERE {where_nodes} "  # noqa: S608
         f"ORDER BY {index}",
     }
+    if vendor == "sqlite":
+        # For audit.native (qmark parameters), which converts the stored times itself.
+        native = (
+            "sequence",
+            "CAST(recorded_at AS TEXT)",
+            "CAST(occurred_at AS TEXT)",
+            *columns[3:],
+        )
+        sql["native_entries"] = (
+            f"SELECT {', '.join(native)} FROM {entries} {in_range}"  # noqa: S608
+        ).replace("%s", "?")
     # One pass over the unit for the three links: the first entry whose link disagrees.
     joins, firsts = [], []
     for n, (link, table, column, committed) in enumerate(_LINKS):
@@ -144,24 +155,68 @@ def _node_problem(level: int, index: int) -> tuple[tuple[int, int, int], str]:
     )
 
 
-def _check_unit(cursor, sql: dict, start: int, end: int, size: int, heads: list[int]):
+#: Reads entries [lo, hi): (their sequences in order, their recomputed leaf hashes, the index
+#: of the first whose stored leaf hash differs, or None).
+LeafReader = Callable[[int, int], tuple[list[int], list[bytes], int | None]]
+
+
+def _python_reader(cursor, sql: dict) -> LeafReader:
+    def read(lo: int, hi: int):
+        cursor.execute(sql["entries"], [lo, hi])
+        rows = cursor.fetchall()
+        digests = leaf_hashes_of_rows(row[:-1] for row in rows)
+        stored = [row[-1] for row in rows]
+        mismatch = None
+        if b"".join(digests).hex() != "".join(stored):
+            mismatch = next(
+                i for i, (d, s) in enumerate(zip(digests, stored, strict=True)) if d.hex() != s
+            )
+        return [row[0] for row in rows], digests, mismatch
+
+    return read
+
+
+def hashes_leaves_in_c(wrapper=connection) -> bool:
+    """Whether verify_log on this connection hashes the leaves with the C library (audit.native):
+    on an SQLite file, outside a transaction, when the library is built. The library opens the
+    file itself, so it could not see a transaction's uncommitted rows."""
+    return (
+        wrapper.vendor == "sqlite"
+        and not wrapper.in_atomic_block
+        and not wrapper.is_in_memory_db()
+        # A URI name ("file:...?mode=...") opened as a plain path would be another file.
+        and not str(wrapper.settings_dict["NAME"]).startswith("file:")
+        and native.library() is not None
+    )
+
+
+def _reader(wrapper, cursor, sql: dict) -> LeafReader:
+    if not hashes_leaves_in_c(wrapper):
+        return _python_reader(cursor, sql)
+    lib, database, query = (
+        native.library(),
+        str(wrapper.settings_dict["NAME"]),
+        sql["native_entries"],
+    )
+    return lambda lo, hi: native.leaf_hashes(lib, database, query, lo, hi)
+
+
+def _check_unit(read: LeafReader, cursor, sql: dict, start: int, end: int, size: int,
+                heads: list[int]):  # fmt: skip
     """Check entries [start, end) (start aligned to a unit) and the stored nodes inside them."""
     problem = None
     leaves: list[bytes] = []
     expected = start
     while expected < end and problem is None:
-        cursor.execute(sql["entries"], [expected, min(expected + CHUNK, end)])
-        rows = cursor.fetchall()
-        if rows and rows[0][0] == expected and rows[-1][0] == expected + len(rows) - 1:
-            good = rows
-        else:  # a gap: find the first missing sequence
-            n = 0
-            while n < len(rows) and rows[n][0] == expected + n:
+        sequences, digests, mismatch = read(expected, min(expected + CHUNK, end))
+        n = len(sequences)
+        if not (sequences and sequences[0] == expected and sequences[-1] == expected + n - 1):
+            n = 0  # a gap: find the first missing sequence
+            while n < len(sequences) and sequences[n] == expected + n:
                 n += 1
-            good = rows[:n]
             missing = expected + n
-            if n < len(rows):
-                following = rows[n][0]
+            if n < len(sequences):
+                following = sequences[n]
             else:
                 cursor.execute(sql["next_entry"], [missing])
                 following = cursor.fetchone()[0]
@@ -170,19 +225,15 @@ def _check_unit(cursor, sql: dict, start: int, end: int, size: int, heads: list[
             else:
                 message = f"Sequence {missing} is missing: the next stored entry is {following}."
             problem = ((missing, _MISSING, 0), message)
-        digests = leaf_hashes_of_rows(row[:-1] for row in good)
-        stored = [row[-1] for row in good]
-        if b"".join(digests).hex() != "".join(stored):
-            bad = [i for i, (d, s) in enumerate(zip(digests, stored, strict=True)) if d.hex() != s]
-            if bad:
-                sequence = expected + bad[0]
-                problem = (
-                    (sequence, _LEAF, 0),
-                    f"Entry {sequence}: its recorded fields no longer match its leaf hash.",
-                )
-                digests = digests[: bad[0]]
-        leaves.extend(digests)
-        expected += len(digests)
+        if mismatch is not None and mismatch < n:
+            sequence = expected + mismatch
+            problem = (
+                (sequence, _LEAF, 0),
+                f"Entry {sequence}: its recorded fields no longer match its leaf hash.",
+            )
+            n = mismatch
+        leaves.extend(digests[:n])
+        expected += n
     count = len(leaves)
 
     # Every stored subtree inside the unit, level by level, one string per level.
@@ -242,8 +293,9 @@ def _start_worker(settings_dict: dict) -> None:
 
 
 def _run_in_worker(task: tuple) -> _UnitResult:
-    with _worker["connection"].cursor() as cursor:
-        return _check_unit(cursor, _worker["sql"], *task)
+    wrapper = _worker["connection"]
+    with wrapper.cursor() as cursor:
+        return _check_unit(_reader(wrapper, cursor, _worker["sql"]), cursor, _worker["sql"], *task)
 
 
 def _default_workers() -> int:
@@ -270,8 +322,9 @@ def _unit_results(tasks: list[tuple], workers: int) -> Iterator[_UnitResult]:
         return
     sql = _sql(connection.vendor, connection.ops.quote_name)
     with connection.cursor() as cursor:
+        read = _reader(connection, cursor, sql)
         for task in tasks:
-            yield _check_unit(cursor, sql, *task)
+            yield _check_unit(read, cursor, sql, *task)
 
 
 # --- the whole log -----------------------------------------------------------------------------

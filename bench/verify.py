@@ -8,7 +8,9 @@
    published. Building is not timed.
 2. `audit.verification.verify_log()` (what `manage.py verify_log` runs) is timed in-process.
    It checks the log in units of 2**15 entries in worker processes (one per core); its CPU time
-   is this process's plus its workers' (getrusage of the reaped children).
+   is this process's plus its workers' (getrusage of the reaped children). On SQLite with the C
+   leaf hashing built (`make native`, audit/native) it is timed again with that turned off
+   (SIGHTLINE_NATIVE=0), for comparison.
 3. The public leaves' canonical bytes are recomputed into memory (not timed), then only a
    straightforward hashlib RFC 6962 root over them is timed: SHA-256(0x00 || leaf) for every
    leaf, then SHA-256(0x01 || left || right) level by level. The two roots must agree.
@@ -174,7 +176,7 @@ def main() -> int:
 
     from audit import selectors, services
     from audit.models import LogState
-    from audit.verification import LogVerificationError, verify_log
+    from audit.verification import LogVerificationError, hashes_leaves_in_c, verify_log
 
     info = machine_info()
     print("Sightline verify benchmark: verify_log vs pure-hashlib RFC 6962 root; proof latency")
@@ -203,6 +205,14 @@ def main() -> int:
     own1, children1 = cpu_seconds()
     verify_own_cpu, verify_workers_cpu = own1 - own0, children1 - children0
     verify_cpu = verify_own_cpu + verify_workers_cpu
+    in_c = hashes_leaves_in_c()
+    python_s = None
+    if in_c:  # the same check with the leaves hashed in Python, for comparison
+        os.environ["SIGHTLINE_NATIVE"] = "0"
+        t0 = time.perf_counter()
+        verify_log()
+        python_s = time.perf_counter() - t0
+        del os.environ["SIGHTLINE_NATIVE"]
 
     t0 = time.perf_counter()
     leaves = leaf_bytes()
@@ -231,6 +241,13 @@ def main() -> int:
         f"verify_log():        {verified.size} entries in {verify_s:.2f} s "
         f"({verify_s / verified.size * 1e6:.1f} us/entry, {verified.heads_checked} heads checked)"
     )
+    if in_c:
+        print(
+            f"leaf hashing:        in C (audit/native); with it off (SIGHTLINE_NATIVE=0) "
+            f"verify_log took {python_s:.2f} s, {python_s / hashlib_s:.1f}x"
+        )
+    else:
+        print("leaf hashing:        in Python (audit/native is not built, or not SQLite)")
     print(
         f"hashlib RFC 6962:    {size} leaves ({leaf_mb:.0f} MB) in {hashlib_s:.2f} s "
         f"({hashlib_s / size * 1e6:.2f} us/leaf; median of "
@@ -285,6 +302,8 @@ def main() -> int:
                     "hashlib_seconds": round(hashlib_s, 3),
                     "hashlib_runs_seconds": [round(wall, 3) for wall, _ in runs],
                     "ratio": round(ratio, 2),
+                    "leaf_hashing": "c" if in_c else "python",
+                    "python_leaves_seconds": None if python_s is None else round(python_s, 3),
                     "verify_cpu_seconds": round(verify_cpu, 3),
                     "verify_worker_cpu_seconds": round(verify_workers_cpu, 3),
                     "hashlib_cpu_seconds": round(hashlib_cpu, 3),

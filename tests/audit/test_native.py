@@ -1,0 +1,319 @@
+"""verify_log's C leaf hashing (audit/native) held to the Python path and to json.dumps (issue 4).
+
+The C library reads the stored rows of an SQLite file itself and writes each entry's commitment
+and leaf in C. These tests give it every value shape the Python path is tested with, stored the
+way Django's SQLite backend stores them, and require the same leaf hashes as the json.dumps
+reference; values the Python path would refuse must make the entry fail, never pass; and on a
+committed log verify_log must name the same tampered entry with it as without it.
+
+The library is built by `make native` (every make target that runs code builds it). Without it
+these tests are skipped, except under CI, where .ci/run installs the compiler and they fail.
+"""
+
+import ctypes
+import ctypes.util
+import hashlib
+import os
+import sqlite3
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audit import leaves, native, services, verification
+from audit.verification import LogVerificationError, verify_log
+from tests.audit.test_leaves import TRICKY, reference_leaf, text
+from tests.audit.test_verify_log import (
+    EDITABLE_COLUMNS,
+    _tamper_committed,
+    _tampered_value,
+    q,
+    record,
+)
+
+
+@pytest.fixture(scope="module")
+def lib():
+    built = native.library()
+    if built is None:
+        if os.environ.get("CI"):
+            pytest.fail("audit/native/_leafhash.so is not built: .ci/run builds it (make native)")
+        pytest.skip("audit/native is not built (make native)")
+    return built
+
+
+# --- a stand-alone SQLite file with the entry columns -----------------------------------------
+
+_TABLE_COLUMNS = {  # ROW_FIELDS name -> (column, declared type as in the migration)
+    "sequence": ("sequence", "bigint"),
+    "recorded_at": ("recorded_at", "datetime"),
+    "occurred_at": ("occurred_at", "datetime"),
+    "local_date": ("local_date", "date"),
+    "technology": ("technology_id", "varchar(50)"),
+    "query_type": ("query_type", "varchar(40)"),
+    "integration_id": ("integration_id", "varchar(150)"),
+    "agency": ("requesting_agency_code", "varchar(32)"),
+    "on_behalf_of": ("on_behalf_of", "varchar(200)"),
+    "operator_badge": ("operator_badge", "varchar(32)"),
+    "supervisor_badge": ("supervisor_badge", "varchar(32)"),
+    "target_fingerprint": ("target_fingerprint", "varchar(64)"),
+    "offense_code": ("offense_code", "varchar(8)"),
+    "offense_category": ("offense_category", "varchar(64)"),
+    "justification": ("justification", "text"),
+    "case_number": ("case_number", "varchar(64)"),
+    "scope": ("scope", "varchar(16)"),
+    "result_count": ("result_count", "integer unsigned"),
+    "client_ref": ("client_ref", "varchar(128)"),
+    "salt": ("salt", "varchar(32)"),
+}
+SQL = verification._sql("sqlite", lambda name: f'"{name}"')
+PYTHON_SQL = SQL["entries"].replace("%s", "?")
+
+
+def django_text(moment: datetime) -> str:
+    """A time as Django's SQLite backend stores it: naive UTC, microseconds only when non-zero."""
+    return str(moment.astimezone(UTC).replace(tzinfo=None))
+
+
+def stored_row(f: dict, leaf_hash: str) -> dict:
+    row = {column: f[name] for name, (column, _) in _TABLE_COLUMNS.items()}
+    row.update(
+        recorded_at=django_text(f["recorded_at"]),
+        occurred_at=django_text(f["occurred_at"]),
+        salt=f["salt"].hex(),
+        leaf_hash=leaf_hash,
+    )
+    return row
+
+
+def expected_hash(f: dict) -> bytes:
+    """The leaf hash of json.dumps of the leaf (test_leaves.reference_leaf)."""
+    committed = {**f, "recorded_at": leaves.iso_utc(f["recorded_at"]),
+                 "occurred_at": leaves.iso_utc(f["occurred_at"])}  # fmt: skip
+    return hashlib.sha256(b"\x00" + reference_leaf(committed)).digest()
+
+
+def write_database(directory: str, rows: list[dict]) -> str:
+    path = os.path.join(directory, "entries.sqlite3")
+    columns = [*(f'"{column}" {kind}' for column, kind in _TABLE_COLUMNS.values())]
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode = wal")
+        db.execute(f"CREATE TABLE audit_querylogentry ({', '.join(columns)}, leaf_hash text)")
+        for row in rows:
+            names = ", ".join(f'"{name}"' for name in row)
+            marks = ", ".join("?" for _ in row)
+            db.execute(
+                f"INSERT INTO audit_querylogentry ({names}) VALUES ({marks})",
+                list(row.values()),
+            )
+    return path
+
+
+def both_paths(path: str, start: int, end: int, lib) -> tuple[tuple, tuple]:
+    """(sequences, digests, first mismatch) from the C library and from the Python path."""
+    with sqlite3.connect(path) as db:
+        rows = db.execute(PYTHON_SQL, [start, end]).fetchall()
+    digests = leaves.leaf_hashes_of_rows(row[:-1] for row in rows)
+    stored = [row[-1] for row in rows]
+    mismatch = next((i for i, (d, s) in enumerate(zip(digests, stored, strict=True))
+                     if d.hex() != s), None)  # fmt: skip
+    python = ([row[0] for row in rows], digests, mismatch)
+    return native.leaf_hashes(lib, path, SQL["native_entries"], start, end), python
+
+
+TEXT_FIELDS = ("technology", "query_type", "integration_id", "agency", "on_behalf_of",
+               "operator_badge", "supervisor_badge", "target_fingerprint", "offense_code",
+               "offense_category", "justification", "case_number", "scope")  # fmt: skip
+
+
+def entry(**values) -> dict:
+    """One entry's fields (a time as a datetime, the salt as bytes); `values` override."""
+    return {
+        "sequence": 0,
+        "recorded_at": datetime(2026, 3, 4, 5, 6, 7, 8, tzinfo=UTC),
+        "occurred_at": datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
+        "local_date": "2026-03-03",
+        **dict.fromkeys(TEXT_FIELDS, "x"),
+        "result_count": 7,
+        "client_ref": None,
+        "salt": bytes(range(16)),
+        **values,
+    }
+
+
+moments = st.datetimes(
+    min_value=datetime(1970, 1, 1), max_value=datetime(2999, 12, 31), timezones=st.just(UTC)
+)
+fields = st.fixed_dictionaries(
+    {
+        "recorded_at": moments,
+        "occurred_at": moments,
+        "local_date": st.dates().map(lambda d: d.isoformat()),
+        **dict.fromkeys(TEXT_FIELDS, text),
+        "result_count": st.one_of(st.none(), st.integers(min_value=0, max_value=2**62)),
+        "client_ref": st.one_of(st.none(), text),
+        "salt": st.binary(min_size=16, max_size=16),
+    }
+)
+
+
+# --- the same bytes as json.dumps -------------------------------------------------------------
+
+
+@given(rows=st.lists(fields, min_size=1, max_size=6), honest=st.lists(st.booleans(), min_size=6))
+@settings(max_examples=150, deadline=None)
+def test_c_leaf_hashes_equal_json_dumps_and_the_python_path(lib, rows, honest):
+    entries = [{**f, "sequence": 40 + n} for n, f in enumerate(rows)]
+    stored = [
+        stored_row(f, expected_hash(f).hex() if honest[n] else "ab" * 32)
+        for n, f in enumerate(entries)
+    ]
+    with tempfile.TemporaryDirectory() as directory:
+        c, python = both_paths(write_database(directory, stored), 40, 40 + len(entries), lib)
+    assert c[1] == [expected_hash(f) for f in entries]
+    assert c == python
+    assert c[0] == [40 + n for n in range(len(entries))]
+    first_dishonest = next((n for n in range(len(entries)) if not honest[n]), None)
+    assert c[2] == first_dishonest
+
+
+def test_c_leaf_hashes_with_each_tricky_value_in_each_field(lib):
+    base = entry()
+    entries = []
+    for name in (*TEXT_FIELDS, "client_ref"):
+        entries += [{**base, name: tricky} for tricky in TRICKY]
+    entries = [{**f, "sequence": n} for n, f in enumerate(entries)]
+    assert len(entries) > 200
+    with tempfile.TemporaryDirectory() as directory:
+        path = write_database(directory, [stored_row(f, expected_hash(f).hex()) for f in entries])
+        c, python = both_paths(path, 0, len(entries), lib)
+    assert c == python
+    assert c[1] == [expected_hash(f) for f in entries] and c[2] is None
+
+
+def test_stored_times_convert_like_the_sql_of_the_python_path(lib):
+    """Whole seconds (stored without a fraction), microseconds, and the first and last days."""
+    instants = [
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
+    base = entry(client_ref="r", result_count=None, **dict.fromkeys(TEXT_FIELDS, ""))
+    entries = [
+        {**base, "sequence": n, "recorded_at": a, "occurred_at": b}
+        for n, (a, b) in enumerate((a, b) for a in instants for b in instants)
+    ]
+    with tempfile.TemporaryDirectory() as directory:
+        path = write_database(directory, [stored_row(f, expected_hash(f).hex()) for f in entries])
+        c, python = both_paths(path, 0, len(entries), lib)
+    assert c == python and c[2] is None
+
+
+# --- stricter, never laxer ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("justification", None),  # NULL where the column is NOT NULL
+        ("justification", b"\x00binary"),  # a BLOB in a text column
+        ("result_count", "many"),  # text in the integer column
+        ("result_count", 2.5),  # a real in the integer column
+        ("salt", "not hex at all!!"),
+        ("salt", "abc"),  # an odd number of hex digits
+        ("recorded_at", None),
+        ("recorded_at", "x" * 40),  # longer than any stored time
+    ],
+)
+def test_values_the_python_path_would_not_accept_fail_the_entry(lib, column, value):
+    """Such an entry gets no leaf hash at all (32 zero bytes) and is reported as not matching."""
+    f = entry(sequence=5, salt=bytes(16))
+    honest = stored_row(f, expected_hash(f).hex())
+    with tempfile.TemporaryDirectory() as directory:
+        path = write_database(directory, [honest, {**honest, "sequence": 6, column: value}])
+        sequences, digests, mismatch = native.leaf_hashes(lib, path, SQL["native_entries"], 0, 9)
+    assert sequences == [5, 6]
+    assert digests == [expected_hash(f), bytes(32)]
+    assert mismatch == 1
+
+
+def test_a_missing_stored_leaf_hash_is_a_mismatch(lib):
+    f = entry(result_count=None, salt=b"", **dict.fromkeys(TEXT_FIELDS, ""))
+    rows = [stored_row(f, expected_hash(f).hex()), stored_row(f, None)]
+    rows[1]["sequence"] = 1
+    with tempfile.TemporaryDirectory() as directory:
+        path = write_database(directory, rows)
+        _, digests, mismatch = native.leaf_hashes(lib, path, SQL["native_entries"], 0, 2)
+    assert digests[0] == expected_hash(f) and mismatch == 1
+
+
+def test_errors_are_reported_not_swallowed(lib, tmp_path):
+    with pytest.raises(native.NativeError, match="unable to open"):
+        native.leaf_hashes(lib, str(tmp_path / "missing.sqlite3"), SQL["native_entries"], 0, 9)
+    path = write_database(str(tmp_path), [])
+    with pytest.raises(native.NativeError, match="no such column"):
+        native.leaf_hashes(lib, path, "SELECT missing FROM audit_querylogentry", 0, 9)
+    with pytest.raises(native.NativeError, match="expected 21 columns, not 1"):
+        native.leaf_hashes(lib, path, "SELECT sequence FROM audit_querylogentry", 0, 9)
+    assert native.leaf_hashes(lib, path, SQL["native_entries"], 0, 9) == ([], [], None)
+
+
+def test_a_library_of_another_version_or_another_sqlite_is_not_used(lib, monkeypatch):
+    assert native._shares_sqlite_with_python(lib)
+    crypto = ctypes.CDLL(ctypes.util.find_library("crypto"))
+    assert not native._shares_sqlite_with_python(crypto)  # no SQLite in it at all
+    assert native._load(Path("/nonexistent/_leafhash.so")) is None
+    monkeypatch.setattr(native, "VERSION", native.VERSION + 1)
+    assert native._load(native.LIBRARY) is None
+    monkeypatch.setenv("SIGHTLINE_NATIVE", "0")
+    assert native.library() is None
+
+
+# --- verify_log with the library, on a committed log ------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_log_names_the_same_tampered_entry_with_and_without_c(
+    lib, log_db, integration, monkeypatch
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("the C library reads SQLite files")
+    for count in (5, 3, 4):
+        record(integration, count)
+        services.publish_tree_head()
+    calls = []
+    original = native.leaf_hashes
+
+    def counted(*args):
+        calls.append(args[3:5])
+        return original(*args)
+
+    monkeypatch.setattr(native, "leaf_hashes", counted)
+    with_c = verify_log(workers=1)
+    assert calls == [(0, 12)]  # the whole log went through the library
+    monkeypatch.setenv("SIGHTLINE_NATIVE", "0")
+    assert verify_log(workers=1) == with_c and len(calls) == 1
+    monkeypatch.delenv("SIGHTLINE_NATIVE")
+
+    select = f"SELECT {{0}} FROM {q('audit_querylogentry')} WHERE sequence = 6"
+    update = f"UPDATE {q('audit_querylogentry')} SET {{0}} = %s WHERE sequence = 6"
+    for column in EDITABLE_COLUMNS:
+        with connection.cursor() as cursor:
+            cursor.execute(select.format(q(column)))
+            original_value = cursor.fetchone()[0]
+        _tamper_committed((update.format(q(column)), [_tampered_value(column)]))
+        try:
+            for setting in ("1", "0"):
+                monkeypatch.setenv("SIGHTLINE_NATIVE", setting)
+                with pytest.raises(LogVerificationError, match=r"^Entry 6: "):
+                    verify_log(workers=1)
+        finally:
+            _tamper_committed((update.format(q(column)), [original_value]))
+    monkeypatch.setenv("SIGHTLINE_NATIVE", "1")
+    assert verify_log(workers=1) == with_c
+    assert len(calls) == len(EDITABLE_COLUMNS) + 2
