@@ -26,16 +26,19 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-# verify_log's optional C leaf hashing on SQLite (audit/native). Without a C compiler and the
-# SQLite and OpenSSL headers (Debian: gcc libsqlite3-dev libssl-dev) it is skipped with a note,
-# and verify_log hashes in Python: the same result, about twice the time.
+# verify_log's optional C leaf hashing (audit/native). It needs a C compiler and the SQLite and
+# OpenSSL headers (Debian: gcc libsqlite3-dev libssl-dev), and for PostgreSQL libpq's (libpq-dev).
+# Without them it is skipped with a note and verify_log hashes in Python: same result, slower.
 NATIVE := audit/native/_leafhash.so
 CC     ?= cc
+LIBPQ_HEADER := $(firstword $(wildcard /usr/include/postgresql/libpq-fe.h $(shell pg_config --includedir 2>/dev/null)/libpq-fe.h))
+LIBPQ_CFLAGS := $(if $(LIBPQ_HEADER),-DSIGHTLINE_LIBPQ -I$(dir $(LIBPQ_HEADER)))
+LIBPQ_LIBS   := $(if $(LIBPQ_HEADER),-lpq)
 
 $(NATIVE): audit/native/leafhash.c
-	@$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -lsqlite3 -lcrypto \
-	  && echo "Built $@ (C leaf hashing for verify_log on SQLite)" \
-	  || echo "Note: could not build $@ (needs a C compiler, libsqlite3-dev and libssl-dev); verify_log will hash in Python."
+	@$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC $(LIBPQ_CFLAGS) -o $@ $< -lsqlite3 -lcrypto $(LIBPQ_LIBS) \
+	  && echo "Built $@ (C leaf hashing for verify_log on SQLite$(if $(LIBPQ_HEADER), and PostgreSQL))" \
+	  || echo "Note: could not build $@ (needs a C compiler, libsqlite3-dev, libssl-dev and, for PostgreSQL, libpq-dev); verify_log will hash in Python."
 
 native: $(NATIVE)
 

@@ -16,6 +16,7 @@ import multiprocessing
 import multiprocessing.util
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -118,17 +119,16 @@ def _sql(vendor: str, quote: Callable[[str], str]) -> dict[str, str]:
         "node_list": f"SELECT {index}, hash FROM {nodes} WHERE {where_nodes} "  # noqa: S608
         f"ORDER BY {index}",
     }
+    # For audit.native, with the database's own parameter marks. On SQLite it converts the
+    # stored times itself (faster than SQL does); PostgreSQL sends them as committed.
     if vendor == "sqlite":
-        # For audit.native (qmark parameters), which converts the stored times itself.
-        native = (
-            "sequence",
-            "CAST(recorded_at AS TEXT)",
-            "CAST(occurred_at AS TEXT)",
-            *columns[3:],
-        )
+        native = ("sequence", "CAST(recorded_at AS TEXT)", "CAST(occurred_at AS TEXT)",
+                  *columns[3:])  # fmt: skip
         sql["native_entries"] = (
             f"SELECT {', '.join(native)} FROM {entries} {in_range}"  # noqa: S608
         ).replace("%s", "?")
+    else:
+        sql["native_entries"] = sql["entries"].replace("%s", "$1", 1).replace("%s", "$2", 1)
     # One pass over the unit for the three links: the first entry whose link disagrees.
     joins, firsts = [], []
     for n, (link, table, column, committed) in enumerate(_LINKS):
@@ -176,29 +176,52 @@ def _python_reader(cursor, sql: dict) -> LeafReader:
     return read
 
 
+def _postgres_conninfo(wrapper) -> str | None:
+    """The libpq connection string of the connection's settings, or None when some option is
+    not a libpq keyword (a psycopg-only option: the C library could not honour it)."""
+    from psycopg import conninfo, pq
+
+    keywords = {option.keyword.decode() for option in pq.Conninfo.get_defaults()}
+    params = {k: v for k, v in wrapper.get_connection_params().items() if v is not None}
+    params.pop("context", None)  # psycopg's adapters, not a connection setting
+    params.pop("cursor_factory", None)
+    params.pop("prepare_threshold", None)
+    if not params.keys() <= keywords:
+        return None
+    return conninfo.make_conninfo(**{k: str(v) for k, v in params.items()})
+
+
 def hashes_leaves_in_c(wrapper=connection) -> bool:
     """Whether verify_log on this connection hashes the leaves with the C library (audit.native):
-    on an SQLite file, outside a transaction, when the library is built. The library opens the
-    file itself, so it could not see a transaction's uncommitted rows."""
+    when it is built, outside a transaction (the library reads on a connection of its own, which
+    could not see a transaction's uncommitted rows), on an SQLite file or on PostgreSQL (when
+    the library was built with libpq)."""
+    lib = native.library()
+    if lib is None or wrapper.in_atomic_block:
+        return False
+    if wrapper.vendor == "postgresql":
+        return native.supports_postgresql(lib) and _postgres_conninfo(wrapper) is not None
     return (
         wrapper.vendor == "sqlite"
-        and not wrapper.in_atomic_block
         and not wrapper.is_in_memory_db()
         # A URI name ("file:...?mode=...") opened as a plain path would be another file.
         and not str(wrapper.settings_dict["NAME"]).startswith("file:")
-        and native.library() is not None
     )
 
 
-def _reader(wrapper, cursor, sql: dict) -> LeafReader:
+@contextmanager
+def _reader(wrapper, cursor, sql: dict) -> Iterator[LeafReader]:
+    """The C library's reader when `hashes_leaves_in_c`, otherwise Python's."""
     if not hashes_leaves_in_c(wrapper):
-        return _python_reader(cursor, sql)
-    lib, database, query = (
-        native.library(),
-        str(wrapper.settings_dict["NAME"]),
-        sql["native_entries"],
-    )
-    return lambda lo, hi: native.leaf_hashes(lib, database, query, lo, hi)
+        yield _python_reader(cursor, sql)
+        return
+    lib, query = native.library(), sql["native_entries"]
+    if wrapper.vendor == "sqlite":
+        database = str(wrapper.settings_dict["NAME"])
+        yield lambda lo, hi: native.leaf_hashes(lib, database, query, lo, hi)
+        return
+    with native.PostgresConnection(lib, _postgres_conninfo(wrapper)) as own:
+        yield lambda lo, hi: own.leaf_hashes(query, lo, hi)
 
 
 def _check_unit(read: LeafReader, cursor, sql: dict, start: int, end: int, size: int,
@@ -293,9 +316,9 @@ def _start_worker(settings_dict: dict) -> None:
 
 
 def _run_in_worker(task: tuple) -> _UnitResult:
-    wrapper = _worker["connection"]
-    with wrapper.cursor() as cursor:
-        return _check_unit(_reader(wrapper, cursor, _worker["sql"]), cursor, _worker["sql"], *task)
+    wrapper, sql = _worker["connection"], _worker["sql"]
+    with wrapper.cursor() as cursor, _reader(wrapper, cursor, sql) as read:
+        return _check_unit(read, cursor, sql, *task)
 
 
 def _default_workers() -> int:
@@ -321,8 +344,7 @@ def _unit_results(tasks: list[tuple], workers: int) -> Iterator[_UnitResult]:
             pool.join()
         return
     sql = _sql(connection.vendor, connection.ops.quote_name)
-    with connection.cursor() as cursor:
-        read = _reader(connection, cursor, sql)
+    with connection.cursor() as cursor, _reader(connection, cursor, sql) as read:
         for task in tasks:
             yield _check_unit(read, cursor, sql, *task)
 

@@ -1,16 +1,18 @@
-"""verify_log's optional C leaf hashing on SQLite (`leafhash.c`, built by `make native`).
+"""verify_log's optional C leaf hashing (`leafhash.c`, built by `make native`).
 
-Python's sqlite3 module spends more time turning twenty columns per entry into Python objects
-than hashlib spends hashing the entry, so on SQLite verify_log hands each range of entries to
-the C library when it has been built: it runs the same SELECT, writes the same canonical JSON,
-hashes with OpenSSL and compares with the stored leaf hash. Without the library (no compiler,
-or not built) verify_log does the same work in Python; the result is the same either way, and
-the tests hold the two to each other byte for byte.
+Turning twenty columns per entry into Python objects costs more than hashing the entry, so
+verify_log hands each range of entries to the C library when it has been built: on a connection
+of its own (an SQLite file opened read-only, or a libpq connection to PostgreSQL) it runs the
+same SELECT, writes the same canonical JSON, hashes with OpenSSL and compares with the stored
+leaf hash. Without the library (no compiler, or not built) verify_log does the same work in
+Python; the result is the same either way, and the tests hold the two to each other byte for
+byte.
 """
 
 import _sqlite3
 import ctypes
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 #: Must equal LEAFHASH_VERSION in leafhash.c: a library built from another version is not used.
@@ -19,9 +21,22 @@ LIBRARY = Path(__file__).with_name("_leafhash.so")
 _ERROR_SIZE = 512
 _loaded: dict[Path, ctypes.CDLL | None] = {}
 
+#: (sequences of the rows read, their recomputed leaf hashes, index of the first row whose
+#: stored leaf hash differs or None)
+LeafHashes = tuple[list[int], list[bytes], int | None]
+
+_OUTPUTS = [
+    ctypes.c_longlong,  # capacity (rows)
+    ctypes.POINTER(ctypes.c_longlong),  # sequences
+    ctypes.c_char_p,  # digests, 32 bytes per row
+    ctypes.c_char_p,  # matches, 1 byte per row
+    ctypes.c_char_p,  # error message
+    ctypes.c_int,  # its size
+]
+
 
 class NativeError(Exception):
-    """The C library could not read the entries (its SQLite message)."""
+    """The C library could not read the entries (the database's own message)."""
 
 
 def library(path: Path = LIBRARY) -> ctypes.CDLL | None:
@@ -49,9 +64,10 @@ def _shares_sqlite_with_python(lib: ctypes.CDLL) -> bool:
     Two copies of SQLite in one process do not see each other's POSIX locks on the database
     file, so closing a connection in one could drop locks the other still relies on.
     """
-    module = _sqlite3.__file__
     ours = _address(lib, "sqlite3_libversion")
-    return ours is not None and ours == _address(ctypes.CDLL(module), "sqlite3_libversion")
+    return ours is not None and ours == _address(
+        ctypes.CDLL(_sqlite3.__file__), "sqlite3_libversion"
+    )
 
 
 def _load(path: Path) -> ctypes.CDLL | None:
@@ -68,33 +84,40 @@ def _load(path: Path) -> ctypes.CDLL | None:
         ctypes.c_char_p,  # SELECT, two parameters (start, end)
         ctypes.c_longlong,  # start
         ctypes.c_longlong,  # end
-        ctypes.c_longlong,  # capacity (rows)
-        ctypes.POINTER(ctypes.c_longlong),  # sequences
-        ctypes.c_char_p,  # digests, 32 bytes per row
-        ctypes.c_char_p,  # matches, 1 byte per row
-        ctypes.c_char_p,  # error message
-        ctypes.c_int,  # its size
+        *_OUTPUTS,
     ]
+    if supports_postgresql(lib):
+        lib.sightline_pg_open.restype = ctypes.c_void_p
+        lib.sightline_pg_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
+        lib.sightline_pg_close.restype = None
+        lib.sightline_pg_close.argtypes = [ctypes.c_void_p]
+        lib.sightline_pg_leaf_hashes.restype = ctypes.c_longlong
+        lib.sightline_pg_leaf_hashes.argtypes = [
+            ctypes.c_void_p,  # connection
+            ctypes.c_char_p,  # SELECT, parameters $1 (start) and $2 (end)
+            ctypes.c_longlong,  # start
+            ctypes.c_longlong,  # end
+            *_OUTPUTS,
+        ]
     return lib
 
 
-def leaf_hashes(
-    lib: ctypes.CDLL, database: str, sql: str, start: int, end: int
-) -> tuple[list[int], list[bytes], int | None]:
-    """Run `sql` (qmark parameters start, end; at most end - start rows) on the SQLite file
-    `database`: (each row's sequence, its recomputed leaf hash, the index of the first row whose
-    stored leaf hash differs or None)."""
+def supports_postgresql(lib: ctypes.CDLL) -> bool:
+    """Whether the library was built with libpq (its headers were there at `make native`)."""
+    return hasattr(lib, "sightline_has_postgresql")
+
+
+def _run(function: Callable, first, sql: str, start: int, end: int) -> LeafHashes:
     capacity = max(end - start, 0)
     sequences = (ctypes.c_longlong * capacity)()
     digests = ctypes.create_string_buffer(32 * capacity)
     matches = ctypes.create_string_buffer(capacity)
     error = ctypes.create_string_buffer(_ERROR_SIZE)
-    rows = lib.sightline_leaf_hashes(
-        os.fsencode(database), sql.encode(), start, end, capacity,
-        sequences, digests, matches, error, _ERROR_SIZE,
-    )  # fmt: skip
+    rows = function(
+        first, sql.encode(), start, end, capacity, sequences, digests, matches, error, _ERROR_SIZE
+    )
     if rows < 0:
-        raise NativeError(error.value.decode(errors="replace"))
+        raise NativeError(error.value.decode(errors="replace").strip())
     raw = digests.raw
     mismatch = matches.raw.find(b"\x00", 0, rows)
     return (
@@ -102,3 +125,37 @@ def leaf_hashes(
         [raw[i : i + 32] for i in range(0, 32 * rows, 32)],
         None if mismatch < 0 else mismatch,
     )
+
+
+def leaf_hashes(lib: ctypes.CDLL, database: str, sql: str, start: int, end: int) -> LeafHashes:
+    """Run `sql` (qmark parameters start, end; at most end - start rows) on the SQLite file
+    `database`, opened read-only for the call."""
+    return _run(lib.sightline_leaf_hashes, os.fsencode(database), sql, start, end)
+
+
+class PostgresConnection:
+    """A libpq connection of the library's own (`conninfo`: libpq keywords), closed on exit."""
+
+    def __init__(self, lib: ctypes.CDLL, conninfo: str):
+        self._lib = lib
+        error = ctypes.create_string_buffer(_ERROR_SIZE)
+        self._conn = lib.sightline_pg_open(conninfo.encode(), error, _ERROR_SIZE)
+        if not self._conn:
+            raise NativeError(error.value.decode(errors="replace").strip())
+
+    def leaf_hashes(self, sql: str, start: int, end: int) -> LeafHashes:
+        """Run `sql` (parameters $1 = start, $2 = end; at most end - start rows)."""
+        if not self._conn:
+            raise NativeError("the connection is closed")
+        return _run(self._lib.sightline_pg_leaf_hashes, self._conn, sql, start, end)
+
+    def close(self) -> None:
+        if self._conn:
+            self._lib.sightline_pg_close(self._conn)
+            self._conn = None
+
+    def __enter__(self) -> "PostgresConnection":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,10 +1,11 @@
 """verify_log's C leaf hashing (audit/native) held to the Python path and to json.dumps (issue 4).
 
-The C library reads the stored rows of an SQLite file itself and writes each entry's commitment
-and leaf in C. These tests give it every value shape the Python path is tested with, stored the
-way Django's SQLite backend stores them, and require the same leaf hashes as the json.dumps
-reference; values the Python path would refuse must make the entry fail, never pass; and on a
-committed log verify_log must name the same tampered entry with it as without it.
+The C library reads the stored rows itself (an SQLite file, or its own libpq connection) and
+writes each entry's commitment and leaf in C. These tests give it every value shape the Python
+path is tested with, stored as Django's SQLite backend stores them or sent by PostgreSQL, and
+require the same leaf hashes as the json.dumps reference; values the Python path would refuse
+must make the entry fail, never pass; and on a committed log verify_log must name the same
+tampered entry with it as without it.
 
 The library is built by `make native` (every make target that runs code builds it). Without it
 these tests are skipped, except under CI, where .ci/run installs the compiler and they fail.
@@ -18,10 +19,11 @@ import sqlite3
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit import leaves, native, services, verification
@@ -281,19 +283,19 @@ def test_a_library_of_another_version_or_another_sqlite_is_not_used(lib, monkeyp
 def test_verify_log_names_the_same_tampered_entry_with_and_without_c(
     lib, log_db, integration, monkeypatch
 ):
-    if connection.vendor != "sqlite":
-        pytest.skip("the C library reads SQLite files")
+    """On SQLite and on PostgreSQL: every column of an entry edited in turn (committed)."""
     for count in (5, 3, 4):
         record(integration, count)
         services.publish_tree_head()
+    assert verification.hashes_leaves_in_c()
     calls = []
-    original = native.leaf_hashes
+    original = native._run
 
     def counted(*args):
         calls.append(args[3:5])
         return original(*args)
 
-    monkeypatch.setattr(native, "leaf_hashes", counted)
+    monkeypatch.setattr(native, "_run", counted)
     with_c = verify_log(workers=1)
     assert calls == [(0, 12)]  # the whole log went through the library
     monkeypatch.setenv("SIGHTLINE_NATIVE", "0")
@@ -317,3 +319,122 @@ def test_verify_log_names_the_same_tampered_entry_with_and_without_c(
     monkeypatch.setenv("SIGHTLINE_NATIVE", "1")
     assert verify_log(workers=1) == with_c
     assert len(calls) == len(EDITABLE_COLUMNS) + 2
+
+
+# --- PostgreSQL: the library's own libpq connection -------------------------------------------
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)"
+)
+PG_SQL = verification._sql("postgresql", lambda name: f'"{name}"')
+_PG_TYPES = {"bigint": "bigint", "datetime": "timestamptz", "date": "date",
+             "integer unsigned": "integer"}  # fmt: skip
+
+
+def pg_literal(value, kind: str) -> str:
+    if value is None:
+        return f"NULL::{_PG_TYPES.get(kind, 'text')}"
+    if kind in ("bigint", "integer unsigned"):
+        return str(int(value))
+    if kind == "datetime":
+        return f"'{value.isoformat()}'::timestamptz"
+    if kind == "date":
+        return f"'{value}'::date"
+    if isinstance(value, bytes):  # the salt, stored as hex
+        value = value.hex()
+    # Any text (PostgreSQL text holds no NUL), without quoting problems: UTF-8 as hex.
+    return f"convert_from(decode('{value.encode().hex()}', 'hex'), 'UTF8')"
+
+
+def pg_values_sql(sql: str, entries: list[dict], leaf_hashes: list[str]) -> str:
+    """`sql` reading `entries` from a VALUES list instead of the table."""
+    kinds = [kind for _, kind in _TABLE_COLUMNS.values()]
+    rows = [
+        "(" + ", ".join([*(pg_literal(f[name], kind) for name, kind in
+                           zip(_TABLE_COLUMNS, kinds, strict=True)), f"'{leaf_hash}'"]) + ")"
+        for f, leaf_hash in zip(entries, leaf_hashes, strict=True)
+    ]  # fmt: skip
+    columns = ", ".join([*(f'"{column}"' for column, _ in _TABLE_COLUMNS.values()), "leaf_hash"])
+    table = '"audit_querylogentry"'
+    return sql.replace(f"FROM {table}", f"FROM (VALUES {', '.join(rows)}) AS {table}({columns})")
+
+
+def pg_c(entries: list[dict], leaf_hashes: list[str], lib) -> tuple:
+    with native.PostgresConnection(lib, verification._postgres_conninfo(connection)) as own:
+        sql = pg_values_sql(PG_SQL["native_entries"], entries, leaf_hashes)
+        return own.leaf_hashes(sql, 0, len(entries))
+
+
+def pg_both_paths(entries: list[dict], leaf_hashes: list[str], lib) -> tuple[tuple, tuple]:
+    end = len(entries)
+    with connection.cursor() as cursor:
+        cursor.execute(pg_values_sql(PG_SQL["entries"], entries, leaf_hashes), [0, end])
+        rows = cursor.fetchall()
+    digests = leaves.leaf_hashes_of_rows(row[:-1] for row in rows)
+    mismatch = next((i for i, (d, row) in enumerate(zip(digests, rows, strict=True))
+                     if d.hex() != row[-1]), None)  # fmt: skip
+    return pg_c(entries, leaf_hashes, lib), ([row[0] for row in rows], digests, mismatch)
+
+
+def without_nul(f: dict) -> dict:
+    return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in f.items()}
+
+
+@postgres_only
+@pytest.mark.django_db
+@given(rows=st.lists(fields, min_size=1, max_size=5), honest=st.lists(st.booleans(), min_size=5))
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_postgres_c_leaf_hashes_equal_json_dumps_and_the_python_path(lib, rows, honest):
+    entries = [without_nul({**f, "sequence": n}) for n, f in enumerate(rows)]
+    hashes = [expected_hash(f).hex() if honest[n] else "cd" * 32 for n, f in enumerate(entries)]
+    c, python = pg_both_paths(entries, hashes, lib)
+    assert c[1] == [expected_hash(f) for f in entries]
+    assert c == python
+    assert c[2] == next((n for n in range(len(entries)) if not honest[n]), None)
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_postgres_c_leaf_hashes_with_each_tricky_value_and_a_null(lib):
+    base = entry()
+    entries = [
+        without_nul({**base, name: tricky, "sequence": 0})
+        for name in (*TEXT_FIELDS, "client_ref")
+        for tricky in TRICKY
+    ]
+    entries = [{**f, "sequence": n} for n, f in enumerate(entries)]
+    c, python = pg_both_paths(entries, [expected_hash(f).hex() for f in entries], lib)
+    assert c == python and c[2] is None
+    # NULL where an entry has none: no leaf hash at all, reported as not matching.
+    nulled = [base, {**base, "sequence": 1, "justification": None}]
+    c = pg_c(nulled, [expected_hash(base).hex()] * 2, lib)
+    assert c[1] == [expected_hash(base), bytes(32)] and c[2] == 1
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_postgres_errors_are_reported_not_swallowed(lib):
+    with pytest.raises(native.NativeError, match=r"connect|connection"):
+        native.PostgresConnection(lib, "host=127.0.0.1 port=1 connect_timeout=2")
+    own = native.PostgresConnection(lib, verification._postgres_conninfo(connection))
+    with own:
+        with pytest.raises(native.NativeError, match="does not exist"):
+            own.leaf_hashes("SELECT missing FROM nowhere WHERE $1::int < $2::int", 0, 9)
+        with pytest.raises(native.NativeError, match="expected 21 columns, not 1"):
+            own.leaf_hashes("SELECT $1::bigint + $2::bigint", 0, 9)
+    with pytest.raises(native.NativeError, match="closed"):
+        own.leaf_hashes(PG_SQL["native_entries"], 0, 9)
+
+
+def test_the_libpq_connection_string_or_none_for_an_option_libpq_does_not_know():
+    def wrapper(**params):
+        return SimpleNamespace(get_connection_params=lambda: params)
+
+    made = verification._postgres_conninfo(
+        wrapper(dbname="sightline", host="db.internal", port=5433, user="web", password=None,
+                sslmode="verify-full", context=object(), prepare_threshold=None)
+    )  # fmt: skip
+    assert made == "dbname=sightline host=db.internal port=5433 user=web sslmode=verify-full"
+    assert verification._postgres_conninfo(wrapper(dbname="x", server_side_binding=True)) is None
