@@ -119,16 +119,22 @@ def _sql(vendor: str, quote: Callable[[str], str]) -> dict[str, str]:
         "node_list": f"SELECT {index}, hash FROM {nodes} WHERE {where_nodes} "  # noqa: S608
         f"ORDER BY {index}",
     }
-    # For audit.native, with the database's own parameter marks. On SQLite it converts the
-    # stored times itself (faster than SQL does); PostgreSQL sends them as committed.
+    # For audit.native, with the database's own parameter marks: it reads the times and the
+    # date as the database writes them and converts them itself (faster than SQL does).
     if vendor == "sqlite":
         native = ("sequence", "CAST(recorded_at AS TEXT)", "CAST(occurred_at AS TEXT)",
-                  *columns[3:])  # fmt: skip
-        sql["native_entries"] = (
-            f"SELECT {', '.join(native)} FROM {entries} {in_range}"  # noqa: S608
-        ).replace("%s", "?")
+                  "CAST(local_date AS TEXT)", *columns[4:])  # fmt: skip
+        marks = ("?", "?")
     else:
-        sql["native_entries"] = sql["entries"].replace("%s", "$1", 1).replace("%s", "$2", 1)
+        native = ("sequence", "recorded_at", "occurred_at", "local_date", *columns[4:])
+        marks = ("$1", "$2")
+    sql["native_entries"] = (
+        (
+            f"SELECT {', '.join(native)} FROM {entries} {in_range}"  # noqa: S608
+        )
+        .replace("%s", marks[0], 1)
+        .replace("%s", marks[1], 1)
+    )
     # One pass over the unit for the three links: the first entry whose link disagrees.
     joins, firsts = [], []
     for n, (link, table, column, committed) in enumerate(_LINKS):
@@ -156,8 +162,9 @@ def _node_problem(level: int, index: int) -> tuple[tuple[int, int, int], str]:
 
 
 #: Reads entries [lo, hi): (their sequences in order, their recomputed leaf hashes, the index
-#: of the first whose stored leaf hash differs, or None).
-LeafReader = Callable[[int, int], tuple[list[int], list[bytes], int | None]]
+#: of the first whose stored leaf hash differs or None, and the subtree levels over those leaf
+#: hashes (audit.native.LeafHashes) or None).
+LeafReader = Callable[[int, int], tuple[list[int], list[bytes], int | None, list | None]]
 
 
 def _python_reader(cursor, sql: dict) -> LeafReader:
@@ -171,7 +178,7 @@ def _python_reader(cursor, sql: dict) -> LeafReader:
             mismatch = next(
                 i for i, (d, s) in enumerate(zip(digests, stored, strict=True)) if d.hex() != s
             )
-        return [row[0] for row in rows], digests, mismatch
+        return [row[0] for row in rows], digests, mismatch, None
 
     return read
 
@@ -229,9 +236,13 @@ def _check_unit(read: LeafReader, cursor, sql: dict, start: int, end: int, size:
     """Check entries [start, end) (start aligned to a unit) and the stored nodes inside them."""
     problem = None
     leaves: list[bytes] = []
+    # The reader's subtree levels, chunk after chunk: whole levels of the unit up to the highest
+    # level whose subtrees never straddle two chunks (13 for chunks of 8192 entries).
+    aligned = (CHUNK & -CHUNK).bit_length() - 1
+    built: list[list[bytes]] | None = [[] for _ in range(aligned)]
     expected = start
     while expected < end and problem is None:
-        sequences, digests, mismatch = read(expected, min(expected + CHUNK, end))
+        sequences, digests, mismatch, levels = read(expected, min(expected + CHUNK, end))
         n = len(sequences)
         if not (sequences and sequences[0] == expected and sequences[-1] == expected + n - 1):
             n = 0  # a gap: find the first missing sequence
@@ -255,6 +266,11 @@ def _check_unit(read: LeafReader, cursor, sql: dict, start: int, end: int, size:
                 f"Entry {sequence}: its recorded fields no longer match its leaf hash.",
             )
             n = mismatch
+        if levels is None or n < len(digests):
+            built = None  # built here instead, from the leaves up to the problem
+        elif built is not None:
+            for nodes, chunk_nodes in zip(built, levels, strict=False):
+                nodes.extend(chunk_nodes)
         leaves.extend(digests[:n])
         expected += n
     count = len(leaves)
@@ -264,8 +280,11 @@ def _check_unit(read: LeafReader, cursor, sql: dict, start: int, end: int, size:
     level, below = 0, leaves
     while len(below) > 1:
         level += 1
-        pairs = iter(below)
-        above = [_sha256(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
+        if built is not None and level <= aligned and len(built[level - 1]) == len(below) // 2:
+            above = built[level - 1]
+        else:
+            pairs = iter(below)
+            above = [_sha256(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
         levels.append(above)
         below = above
         first = start >> level

@@ -16,20 +16,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 #: Must equal LEAFHASH_VERSION in leafhash.c: a library built from another version is not used.
-VERSION = 1
+VERSION = 2
 LIBRARY = Path(__file__).with_name("_leafhash.so")
 _ERROR_SIZE = 512
 _loaded: dict[Path, ctypes.CDLL | None] = {}
 
 #: (sequences of the rows read, their recomputed leaf hashes, index of the first row whose
-#: stored leaf hash differs or None)
-LeafHashes = tuple[list[int], list[bytes], int | None]
+#: stored leaf hash differs or None, the subtree levels over those leaf hashes: level 1 (the
+#: hashes of the pairs), level 2, ... while two nodes remain)
+LeafHashes = tuple[list[int], list[bytes], int | None, list[list[bytes]]]
 
 _OUTPUTS = [
     ctypes.c_longlong,  # capacity (rows)
     ctypes.POINTER(ctypes.c_longlong),  # sequences
     ctypes.c_char_p,  # digests, 32 bytes per row
     ctypes.c_char_p,  # matches, 1 byte per row
+    ctypes.c_char_p,  # subtree levels, room for a node per row
     ctypes.c_char_p,  # error message
     ctypes.c_int,  # its size
 ]
@@ -112,19 +114,29 @@ def _run(function: Callable, first, sql: str, start: int, end: int) -> LeafHashe
     sequences = (ctypes.c_longlong * capacity)()
     digests = ctypes.create_string_buffer(32 * capacity)
     matches = ctypes.create_string_buffer(capacity)
+    nodes = ctypes.create_string_buffer(32 * capacity)
     error = ctypes.create_string_buffer(_ERROR_SIZE)
     rows = function(
-        first, sql.encode(), start, end, capacity, sequences, digests, matches, error, _ERROR_SIZE
-    )
+        first, sql.encode(), start, end, capacity, sequences, digests, matches, nodes, error,
+        _ERROR_SIZE,
+    )  # fmt: skip
     if rows < 0:
         raise NativeError(error.value.decode(errors="replace").strip())
-    raw = digests.raw
-    mismatch = matches.raw.find(b"\x00", 0, rows)
+    raw, mismatch = digests.raw, matches.raw.find(b"\x00", 0, rows)
     return (
         sequences[:rows],
         [raw[i : i + 32] for i in range(0, 32 * rows, 32)],
         None if mismatch < 0 else mismatch,
+        _levels(nodes.raw, rows),
     )
+
+
+def _levels(raw: bytes, rows: int) -> list[list[bytes]]:
+    levels, offset, count = [], 0, rows // 2
+    while count:
+        levels.append([raw[i : i + 32] for i in range(offset, offset + 32 * count, 32)])
+        offset, count = offset + 32 * count, count // 2
+    return levels
 
 
 def leaf_hashes(lib: ctypes.CDLL, database: str, sql: str, start: int, end: int) -> LeafHashes:

@@ -17,7 +17,10 @@
  * The SQLite part needs libsqlite3 and is always built; the PostgreSQL part needs libpq and is
  * built when SIGHTLINE_LIBPQ is defined (the Makefile does when libpq's headers are there).
  */
-#include <openssl/evp.h>
+/* OpenSSL's SHA256_Init/Update/Final: deprecated in OpenSSL 3 in favour of EVP, whose every
+ * digest costs more than hashing this library's few hundred bytes (measured: bench/README). */
+#define OPENSSL_API_COMPAT 0x10100000L
+#include <openssl/sha.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,7 +28,7 @@
 #include <string.h>
 
 /* Bumped with every change to the layout; audit/native/__init__.py refuses another version. */
-#define LEAFHASH_VERSION 1
+#define LEAFHASH_VERSION 2
 
 /* Column positions: audit.leaves.ROW_FIELDS, then the stored leaf hash. */
 enum {
@@ -128,11 +131,15 @@ static void put_text(Buffer *b, const Value *v, int nullable) {
     else b->bad = 1;
 }
 
+/* How a database gives the two times: as Django's SQLite backend stores them, or as PostgreSQL
+ * writes a timestamptz (DateStyle ISO, TimeZone UTC, set by sightline_pg_open). */
+enum { SQLITE_TIMES, POSTGRES_TIMES };
+
 /* A time as the log committed to it (audit.leaves.iso_utc) from the text Django's SQLite backend
  * stores ("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC): each space becomes 'T', then "+00:00" follows
  * when there are microseconds and ".000000+00:00" when there are none. audit.verification
- * makes the same conversion in SQL for the Python path. (PostgreSQL's SELECT converts them.) */
-static void put_moment(Buffer *b, const Value *v) {
+ * makes the same conversion in SQL for the Python path. */
+static void put_sqlite_moment(Buffer *b, const Value *v) {
     unsigned char text[64];
     if (v->kind != V_TEXT || v->len > 32) {
         b->bad = 1; /* not a stored time: the entry cannot match */
@@ -147,6 +154,48 @@ static void put_moment(Buffer *b, const Value *v) {
     size_t zone_length = strlen(zone);
     memcpy(text + v->len, zone, zone_length);
     put_json_string(b, text, v->len + (int)zone_length);
+}
+
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+/* The same from PostgreSQL's text of a timestamptz in UTC: "YYYY-MM-DD HH:MM:SS[.f...]+00",
+ * where the fraction (1 to 6 digits) drops trailing zeros and is left out when zero. Python's
+ * path has the server write iso_utc's form with to_char instead, which costs the server more
+ * than the rest of the row. Anything else is not a time the log could hold. */
+static void put_postgres_moment(Buffer *b, const Value *v) {
+    static const char SHAPE[] = "dddd-dd-dd dd:dd:dd"; /* d: a digit */
+    unsigned char text[32];
+    const unsigned char *s = v->text;
+    int n = v->len, fraction = n - 19 - 3; /* what lies between the seconds and "+00" */
+    if (v->kind != V_TEXT || fraction < 0 || fraction == 1 || fraction > 7 ||
+        memcmp(s + n - 3, "+00", 3) != 0 || (fraction && s[19] != '.')) {
+        b->bad = 1;
+        return;
+    }
+    for (int i = 0; i < 19; i++) {
+        if (SHAPE[i] == 'd' ? !is_digit(s[i]) : s[i] != SHAPE[i]) {
+            b->bad = 1;
+            return;
+        }
+    }
+    memcpy(text, s, 19);
+    text[10] = 'T';
+    text[19] = '.';
+    for (int i = 0; i < 6; i++) {
+        int at = 20 + i;
+        if (i < fraction - 1 && !is_digit(s[at])) {
+            b->bad = 1;
+            return;
+        }
+        text[at] = i < fraction - 1 ? s[at] : '0';
+    }
+    memcpy(text + 26, "+00:00", 6);
+    put_json_string(b, text, 32);
+}
+
+static void put_moment(Buffer *b, const Value *v, int times) {
+    if (times == SQLITE_TIMES) put_sqlite_moment(b, v);
+    else put_postgres_moment(b, v);
 }
 
 /* An integer column as a JSON number; NULL as null only where the field may be NULL. */
@@ -171,7 +220,7 @@ static int hex_value(unsigned char c) {
 }
 
 /* The salt's bytes, then the commitment JSON (audit.leaves.commitment_bytes). */
-static void put_salt_and_commitment(Buffer *b, const Row *r, int stored_times) {
+static void put_salt_and_commitment(Buffer *b, const Row *r, int times) {
     const Value *salt = &r->v[C_SALT];
     if (salt->kind != V_TEXT || salt->len % 2) {
         b->bad = 1;
@@ -195,8 +244,7 @@ static void put_salt_and_commitment(Buffer *b, const Row *r, int stored_times) {
     PUT_LITERAL(b, ",\"justification\":");
     put_text(b, &r->v[C_JUSTIFICATION], 0);
     PUT_LITERAL(b, ",\"occurred_at\":");
-    if (stored_times) put_moment(b, &r->v[C_OCCURRED_AT]);
-    else put_text(b, &r->v[C_OCCURRED_AT], 0);
+    put_moment(b, &r->v[C_OCCURRED_AT], times);
     PUT_LITERAL(b, ",\"offense_code\":");
     put_text(b, &r->v[C_OFFENSE_CODE], 0);
     PUT_LITERAL(b, ",\"on_behalf_of\":");
@@ -204,8 +252,7 @@ static void put_salt_and_commitment(Buffer *b, const Row *r, int stored_times) {
     PUT_LITERAL(b, ",\"operator\":");
     put_text(b, &r->v[C_OPERATOR], 0);
     PUT_LITERAL(b, ",\"recorded_at\":");
-    if (stored_times) put_moment(b, &r->v[C_RECORDED_AT]);
-    else put_text(b, &r->v[C_RECORDED_AT], 0);
+    put_moment(b, &r->v[C_RECORDED_AT], times);
     PUT_LITERAL(b, ",\"result_count\":");
     put_integer(b, &r->v[C_RESULT_COUNT], 1);
     PUT_LITERAL(b, ",\"supervisor\":");
@@ -249,45 +296,32 @@ static void to_hex(const unsigned char *digest, char out[64]) {
     }
 }
 
-/* SHA-256 through one fetched digest and one context for a whole call: OpenSSL 3's one-shot
- * SHA256() looks the algorithm up on every call, which costs more than the hashing. */
 typedef struct {
-    EVP_MD *md;
-    EVP_MD_CTX *ctx;
     Buffer private, leaf;
 } Hasher;
 
-static int hasher_open(Hasher *h, char *error, int error_size) {
-    memset(h, 0, sizeof *h);
-    h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    h->ctx = EVP_MD_CTX_new();
-    if (h->md && h->ctx) return 1;
-    snprintf(error, (size_t)error_size, "OpenSSL has no SHA-256");
-    return 0;
-}
-
 static void hasher_close(Hasher *h) {
-    EVP_MD_CTX_free(h->ctx);
-    EVP_MD_free(h->md);
     free(h->private.data);
     free(h->leaf.data);
 }
 
-static int sha256(Hasher *h, const Buffer *b, unsigned char out[32]) {
-    return EVP_DigestInit_ex(h->ctx, h->md, NULL) && EVP_DigestUpdate(h->ctx, b->data, b->len) &&
-           EVP_DigestFinal_ex(h->ctx, out, NULL);
+static void sha256(const Buffer *b, unsigned char out[32]) {
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, b->data, b->len);
+    SHA256_Final(out, &ctx);
 }
 
 /* The row's leaf hash into `digest` (zeros when the row cannot be written) and whether it
  * equals the stored one into `*match`. Returns 0, or -1 with a message in `error`. */
-static int hash_row(Hasher *h, const Row *r, int stored_times, unsigned char digest[32],
+static int hash_row(Hasher *h, const Row *r, int times, unsigned char digest[32],
                     unsigned char *match, char *error, int error_size) {
     unsigned char commitment[32];
     char commitment_hex[64], digest_hex[64];
     h->private.len = h->leaf.len = 0;
     h->private.bad = h->leaf.bad = 0;
-    put_salt_and_commitment(&h->private, r, stored_times);
-    if (h->private.bad != 2 && !sha256(h, &h->private, commitment)) goto hash_failed;
+    put_salt_and_commitment(&h->private, r, times);
+    if (h->private.bad != 2) sha256(&h->private, commitment);
     to_hex(commitment, commitment_hex);
     put_leaf(&h->leaf, r, commitment_hex);
     if (h->private.bad == 2 || h->leaf.bad == 2) {
@@ -299,14 +333,33 @@ static int hash_row(Hasher *h, const Row *r, int stored_times, unsigned char dig
         memset(digest, 0, 32);
         return 0;
     }
-    if (!sha256(h, &h->leaf, digest)) goto hash_failed;
+    sha256(&h->leaf, digest);
     to_hex(digest, digest_hex);
     const Value *stored = &r->v[C_LEAF_HASH];
     *match = stored->kind == V_TEXT && stored->len == 64 && !memcmp(stored->text, digest_hex, 64);
     return 0;
-hash_failed:
-    snprintf(error, (size_t)error_size, "SHA-256 failed");
-    return -1;
+}
+
+/* The hashes of the subtrees over the rows' leaf hashes, level by level: level 1 (rows / 2
+ * nodes: SHA-256(0x01 || left || right) of each pair, an odd last leaf left out), then level 2
+ * over level 1, and so on while two nodes remain, one after another into `nodes`. verify_log
+ * compares them with the stored subtree hashes; it uses them only when the rows hold no gap
+ * and no mismatch, and the range starts on a boundary of the subtrees. */
+static void build_levels(const unsigned char *leaves, long long rows, unsigned char *nodes) {
+    static const unsigned char NODE = 0x01;
+    const unsigned char *below = leaves;
+    unsigned char *out = nodes;
+    for (long long count = rows / 2; count > 0; count /= 2) {
+        for (long long i = 0; i < count; i++) {
+            SHA256_CTX ctx;
+            SHA256_Init(&ctx);
+            SHA256_Update(&ctx, &NODE, 1);
+            SHA256_Update(&ctx, below + 64 * i, 64);
+            SHA256_Final(out + 32 * i, &ctx);
+        }
+        below = out;
+        out += 32 * count;
+    }
 }
 
 int sightline_leafhash_version(void) { return LEAFHASH_VERSION; }
@@ -338,17 +391,18 @@ static void row_from_sqlite(Row *r, sqlite3_stmt *st) {
 /* Run `sql` (two parameters: start, end; Django's stored times) on the SQLite database at
  * `path`, opened read-only, and for each row i (at most `capacity`): sequences[i], digests[32 i
  * ...] (the recomputed leaf hash, zeros when the row cannot be written) and matches[i] (1 when
- * it equals the stored leaf hash). Returns the number of rows, or -1 with a message in `error`. */
+ * it equals the stored leaf hash); then the subtree levels over them into `nodes` (room for
+ * `capacity` hashes: build_levels). Returns the number of rows, or -1 with a message in
+ * `error`. */
 long long sightline_leaf_hashes(const char *path, const char *sql, long long start,
                                 long long end, long long capacity, long long *sequences,
-                                unsigned char *digests, unsigned char *matches, char *error,
-                                int error_size) {
+                                unsigned char *digests, unsigned char *matches,
+                                unsigned char *nodes, char *error, int error_size) {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    Hasher h;
+    Hasher h = {0};
     Row row;
     long long rows = -1;
-    if (!hasher_open(&h, error, error_size)) goto done;
     /* One thread uses the connection: no mutex around every column read. */
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, 30000);
@@ -367,13 +421,17 @@ long long sightline_leaf_hashes(const char *path, const char *sql, long long sta
     while (rows < capacity && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         row_from_sqlite(&row, st);
         sequences[rows] = sqlite3_column_int64(st, C_SEQUENCE);
-        if (hash_row(&h, &row, 1, digests + 32 * rows, matches + rows, error, error_size)) {
+        if (hash_row(&h, &row, SQLITE_TIMES, digests + 32 * rows, matches + rows, error,
+                     error_size)) {
             rows = -1;
             goto done;
         }
         rows++;
     }
-    if (rc == SQLITE_ROW || rc == SQLITE_DONE) goto done;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        build_levels(digests, rows, nodes);
+        goto done;
+    }
 failed:
     snprintf(error, (size_t)error_size, "%s", db ? sqlite3_errmsg(db) : "cannot open SQLite");
     rows = -1;
@@ -389,11 +447,16 @@ done:
 
 int sightline_has_postgresql(void) { return 1; }
 
-/* A connection of its own (libpq keywords and values, as a conninfo string), or NULL with a
- * message in `error`. */
+/* A connection of its own (libpq keywords and values, as a conninfo string), set to write
+ * times and dates in ISO form and in UTC; or NULL with a message in `error`. */
 void *sightline_pg_open(const char *conninfo, char *error, int error_size) {
     PGconn *conn = PQconnectdb(conninfo);
-    if (conn && PQstatus(conn) == CONNECTION_OK) return conn;
+    if (conn && PQstatus(conn) == CONNECTION_OK) {
+        PGresult *set = PQexec(conn, "SET datestyle = 'ISO'; SET timezone = 'UTC'");
+        int ok = PQresultStatus(set) == PGRES_COMMAND_OK;
+        PQclear(set);
+        if (ok) return conn;
+    }
     snprintf(error, (size_t)error_size, "%s", conn ? PQerrorMessage(conn) : "out of memory");
     PQfinish(conn);
     return NULL;
@@ -401,21 +464,20 @@ void *sightline_pg_open(const char *conninfo, char *error, int error_size) {
 
 void sightline_pg_close(void *conn) { PQfinish(conn); }
 
-/* As sightline_leaf_hashes, on an open PostgreSQL connection; `sql` takes $1 and $2 and gives
- * the times already as committed (audit.verification._sql converts them with to_char). */
+/* As sightline_leaf_hashes, on a connection from sightline_pg_open; `sql` takes $1 and $2 and
+ * gives the two times as timestamptz and the date as a date. */
 long long sightline_pg_leaf_hashes(void *conn, const char *sql, long long start, long long end,
                                    long long capacity, long long *sequences,
-                                   unsigned char *digests, unsigned char *matches, char *error,
-                                   int error_size) {
+                                   unsigned char *digests, unsigned char *matches,
+                                   unsigned char *nodes, char *error, int error_size) {
     char first[24], last[24];
     snprintf(first, sizeof first, "%lld", start);
     snprintf(last, sizeof last, "%lld", end);
     const char *params[2] = {first, last};
-    Hasher h;
+    Hasher h = {0};
     Row row;
     long long rows = -1;
     PGresult *result = NULL;
-    if (!hasher_open(&h, error, error_size)) goto done;
     result = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(result) != PGRES_TUPLES_OK) {
         snprintf(error, (size_t)error_size, "%s", PQerrorMessage(conn));
@@ -438,11 +500,13 @@ long long sightline_pg_leaf_hashes(void *conn, const char *sql, long long start,
                                                                       : V_TEXT;
         }
         sequences[rows] = strtoll(PQgetvalue(result, (int)rows, C_SEQUENCE), NULL, 10);
-        if (hash_row(&h, &row, 0, digests + 32 * rows, matches + rows, error, error_size)) {
+        if (hash_row(&h, &row, POSTGRES_TIMES, digests + 32 * rows, matches + rows, error,
+                     error_size)) {
             rows = -1;
             goto done;
         }
     }
+    build_levels(digests, rows, nodes);
 done:
     PQclear(result);
     hasher_close(&h);

@@ -26,7 +26,7 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit import leaves, native, services, verification
+from audit import leaves, native, selectors, services, verification
 from audit.verification import LogVerificationError, verify_log
 from tests.audit.test_leaves import TRICKY, reference_leaf, text
 from tests.audit.test_verify_log import (
@@ -115,16 +115,30 @@ def write_database(directory: str, rows: list[dict]) -> str:
     return path
 
 
+def subtree_levels(digests: list[bytes]) -> list[list[bytes]]:
+    """Level 1 (pairs of leaves), level 2, ... while two nodes remain, with plain hashlib."""
+    levels, below = [], digests
+    while len(below) >= 2:
+        below = [hashlib.sha256(b"\x01" + below[i] + below[i + 1]).digest()
+                 for i in range(0, len(below) - 1, 2)]  # fmt: skip
+        levels.append(below)
+    return levels
+
+
+def python_result(rows: list[tuple]) -> tuple:
+    """What the C library must give for these rows of the Python path's SELECT."""
+    digests = leaves.leaf_hashes_of_rows(row[:-1] for row in rows)
+    mismatch = next((i for i, (d, row) in enumerate(zip(digests, rows, strict=True))
+                     if d.hex() != row[-1]), None)  # fmt: skip
+    return [row[0] for row in rows], digests, mismatch, subtree_levels(digests)
+
+
 def both_paths(path: str, start: int, end: int, lib) -> tuple[tuple, tuple]:
-    """(sequences, digests, first mismatch) from the C library and from the Python path."""
+    """(sequences, digests, first mismatch, subtree levels) from the C library and from the
+    Python path."""
     with sqlite3.connect(path) as db:
         rows = db.execute(PYTHON_SQL, [start, end]).fetchall()
-    digests = leaves.leaf_hashes_of_rows(row[:-1] for row in rows)
-    stored = [row[-1] for row in rows]
-    mismatch = next((i for i, (d, s) in enumerate(zip(digests, stored, strict=True))
-                     if d.hex() != s), None)  # fmt: skip
-    python = ([row[0] for row in rows], digests, mismatch)
-    return native.leaf_hashes(lib, path, SQL["native_entries"], start, end), python
+    return native.leaf_hashes(lib, path, SQL["native_entries"], start, end), python_result(rows)
 
 
 TEXT_FIELDS = ("technology", "query_type", "integration_id", "agency", "on_behalf_of",
@@ -197,19 +211,28 @@ def test_c_leaf_hashes_with_each_tricky_value_in_each_field(lib):
     assert c[1] == [expected_hash(f) for f in entries] and c[2] is None
 
 
-def test_stored_times_convert_like_the_sql_of_the_python_path(lib):
-    """Whole seconds (stored without a fraction), microseconds, and the first and last days."""
-    instants = [
-        datetime(2026, 1, 1, tzinfo=UTC),
-        datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
-        datetime(1970, 1, 1, tzinfo=UTC),
-        datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
-    ]
+# Whole seconds (stored without a fraction), fractions that lose trailing zeros in PostgreSQL's
+# text (.5, .00012), one microsecond, and the first and last days.
+INSTANTS = [
+    datetime(2026, 1, 1, tzinfo=UTC),
+    datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+    datetime(2026, 6, 30, 12, 0, 0, 500000, tzinfo=UTC),
+    datetime(2026, 6, 30, 12, 0, 0, 120, tzinfo=UTC),
+    datetime(1970, 1, 1, tzinfo=UTC),
+    datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+]
+
+
+def entries_at_instants() -> list[dict]:
     base = entry(client_ref="r", result_count=None, **dict.fromkeys(TEXT_FIELDS, ""))
-    entries = [
+    return [
         {**base, "sequence": n, "recorded_at": a, "occurred_at": b}
-        for n, (a, b) in enumerate((a, b) for a in instants for b in instants)
+        for n, (a, b) in enumerate((a, b) for a in INSTANTS for b in INSTANTS)
     ]
+
+
+def test_stored_times_convert_like_the_sql_of_the_python_path(lib):
+    entries = entries_at_instants()
     with tempfile.TemporaryDirectory() as directory:
         path = write_database(directory, [stored_row(f, expected_hash(f).hex()) for f in entries])
         c, python = both_paths(path, 0, len(entries), lib)
@@ -238,7 +261,7 @@ def test_values_the_python_path_would_not_accept_fail_the_entry(lib, column, val
     honest = stored_row(f, expected_hash(f).hex())
     with tempfile.TemporaryDirectory() as directory:
         path = write_database(directory, [honest, {**honest, "sequence": 6, column: value}])
-        sequences, digests, mismatch = native.leaf_hashes(lib, path, SQL["native_entries"], 0, 9)
+        sequences, digests, mismatch, _ = native.leaf_hashes(lib, path, SQL["native_entries"], 0, 9)
     assert sequences == [5, 6]
     assert digests == [expected_hash(f), bytes(32)]
     assert mismatch == 1
@@ -250,7 +273,7 @@ def test_a_missing_stored_leaf_hash_is_a_mismatch(lib):
     rows[1]["sequence"] = 1
     with tempfile.TemporaryDirectory() as directory:
         path = write_database(directory, rows)
-        _, digests, mismatch = native.leaf_hashes(lib, path, SQL["native_entries"], 0, 2)
+        _, digests, mismatch, _ = native.leaf_hashes(lib, path, SQL["native_entries"], 0, 2)
     assert digests[0] == expected_hash(f) and mismatch == 1
 
 
@@ -262,7 +285,7 @@ def test_errors_are_reported_not_swallowed(lib, tmp_path):
         native.leaf_hashes(lib, path, "SELECT missing FROM audit_querylogentry", 0, 9)
     with pytest.raises(native.NativeError, match="expected 21 columns, not 1"):
         native.leaf_hashes(lib, path, "SELECT sequence FROM audit_querylogentry", 0, 9)
-    assert native.leaf_hashes(lib, path, SQL["native_entries"], 0, 9) == ([], [], None)
+    assert native.leaf_hashes(lib, path, SQL["native_entries"], 0, 9) == ([], [], None, [])
 
 
 def test_a_library_of_another_version_or_another_sqlite_is_not_used(lib, monkeypatch):
@@ -321,6 +344,42 @@ def test_verify_log_names_the_same_tampered_entry_with_and_without_c(
     assert len(calls) == len(EDITABLE_COLUMNS) + 2
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("unit_level", "chunk"), [(15, 8192), (3, 4), (3, 2), (2, 3)])
+def test_subtree_levels_from_c_give_the_same_tree_across_chunks_and_units(
+    lib, log_db, integration, monkeypatch, unit_level, chunk
+):
+    """The C library's subtree levels, used where chunks start on subtree boundaries (built in
+    Python where they do not: chunks of 3), give the same roots and name a changed node."""
+    monkeypatch.setattr(verification, "UNIT_LEVEL", unit_level)
+    monkeypatch.setattr(verification, "CHUNK", chunk)
+    for count in (5, 20, 12):
+        record(integration, count)
+        services.publish_tree_head()
+    results = {}
+    for setting in ("1", "0"):
+        monkeypatch.setenv("SIGHTLINE_NATIVE", setting)
+        assert verification.hashes_leaves_in_c() == (setting == "1")
+        results[setting] = (verify_log(workers=1), verify_log(workers=2))
+    assert results["1"] == results["0"]
+    assert results["1"][0].root_hash == selectors.root_at(37).hex()
+    if chunk == 8192:  # one chunk per unit: every subtree level came from the library
+        hashed = []
+        with monkeypatch.context() as patch:
+            patch.setattr(verification, "_sha256", lambda data: hashed.append(data))
+            patch.setenv("SIGHTLINE_NATIVE", "1")
+            verify_log(workers=1)
+        assert hashed == []
+    # Stored subtree L2#5 (entries 20-23) changed: named by both, in process and in workers.
+    node = f"UPDATE audit_merklenode SET hash = %s WHERE {q('level')} = %s AND {q('index')} = %s"
+    _tamper_committed((node, ["ef" * 32, 2, 5]))
+    for setting in ("1", "0"):
+        monkeypatch.setenv("SIGHTLINE_NATIVE", setting)
+        for workers in (1, 2):
+            with pytest.raises(LogVerificationError, match=r"L2#5 \(entries 20-23\)"):
+                verify_log(workers=workers)
+
+
 # --- PostgreSQL: the library's own libpq connection -------------------------------------------
 
 postgres_only = pytest.mark.skipif(
@@ -370,10 +429,7 @@ def pg_both_paths(entries: list[dict], leaf_hashes: list[str], lib) -> tuple[tup
     with connection.cursor() as cursor:
         cursor.execute(pg_values_sql(PG_SQL["entries"], entries, leaf_hashes), [0, end])
         rows = cursor.fetchall()
-    digests = leaves.leaf_hashes_of_rows(row[:-1] for row in rows)
-    mismatch = next((i for i, (d, row) in enumerate(zip(digests, rows, strict=True))
-                     if d.hex() != row[-1]), None)  # fmt: skip
-    return pg_c(entries, leaf_hashes, lib), ([row[0] for row in rows], digests, mismatch)
+    return pg_c(entries, leaf_hashes, lib), python_result(rows)
 
 
 def without_nul(f: dict) -> dict:
@@ -411,6 +467,31 @@ def test_postgres_c_leaf_hashes_with_each_tricky_value_and_a_null(lib):
     nulled = [base, {**base, "sequence": 1, "justification": None}]
     c = pg_c(nulled, [expected_hash(base).hex()] * 2, lib)
     assert c[1] == [expected_hash(base), bytes(32)] and c[2] == 1
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_postgres_times_convert_like_to_char_in_the_python_path(lib):
+    entries = entries_at_instants()
+    c, python = pg_both_paths(entries, [expected_hash(f).hex() for f in entries], lib)
+    assert c == python and c[2] is None
+
+
+@postgres_only
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "text",
+    ["2026-01-01 00:00:00", "2026-01-01 00:00:00.+00", "2026-01-01T00:00:00+00",
+     "2026-01-01 00:00:00.1234567+00", "2026-01-01 00:00:00+01", "26-01-01 00:00:00+00",
+     "2026-01-01 00:00:0x+00", "2026-01-01 00:00:00.12a+00"],
+)  # fmt: skip
+def test_a_postgres_time_of_another_shape_fails_the_entry(lib, text):
+    """What a timestamptz in UTC could never look like gets no leaf hash (not a guess)."""
+    f = entry()
+    sql = pg_values_sql(PG_SQL["native_entries"], [f], [expected_hash(f).hex()])
+    sql = sql.replace(f"'{f['recorded_at'].isoformat()}'::timestamptz", f"'{text}'::text", 1)
+    with native.PostgresConnection(lib, verification._postgres_conninfo(connection)) as own:
+        assert own.leaf_hashes(sql, 0, 1) == ([0], [bytes(32)], 0, [])
 
 
 @postgres_only
