@@ -119,32 +119,31 @@ def _sql(vendor: str, quote: Callable[[str], str]) -> dict[str, str]:
         "node_list": f"SELECT {index}, hash FROM {nodes} WHERE {where_nodes} "  # noqa: S608
         f"ORDER BY {index}",
     }
-    # For audit.native, with the database's own parameter marks: it reads the times and the
-    # date as the database writes them and converts them itself (faster than SQL does).
-    if vendor == "sqlite":
-        native = ("sequence", "CAST(recorded_at AS TEXT)", "CAST(occurred_at AS TEXT)",
-                  "CAST(local_date AS TEXT)", *columns[4:])  # fmt: skip
-        marks = ("?", "?")
-    else:
-        native = ("sequence", "recorded_at", "occurred_at", "local_date", *columns[4:])
-        marks = ("$1", "$2")
-    sql["native_entries"] = (
-        (
-            f"SELECT {', '.join(native)} FROM {entries} {in_range}"  # noqa: S608
-        )
-        .replace("%s", marks[0], 1)
-        .replace("%s", marks[1], 1)
-    )
     # One pass over the unit for the three links: the first entry whose link disagrees.
-    joins, firsts = [], []
+    joins, firsts, linked = [], [], []
     for n, (link, table, column, committed) in enumerate(_LINKS):
         joins.append(f"LEFT JOIN {quote(table)} t{n} ON t{n}.id = e.{quote(link + '_id')}")
         firsts.append(
             f"MIN(CASE WHEN t{n}.{quote(column)} <> e.{quote(committed)} THEN e.sequence END)"
         )
+        linked.append(f"t{n}.{quote(column)}")
     sql["links"] = (
         f"SELECT {', '.join(firsts)} FROM {entries} e {' '.join(joins)} "  # noqa: S608
         "WHERE e.sequence >= %s AND e.sequence < %s"
+    )
+    # For audit.native, with the database's own parameter marks: the entries' columns with what
+    # their links point at (it checks the links in the same pass), the times and the date as the
+    # database writes them (it converts them itself, faster than SQL does).
+    if vendor == "sqlite":
+        times = [f"CAST(e.{c} AS TEXT)" for c in ("recorded_at", "occurred_at", "local_date")]
+        marks = ("?", "?")
+    else:
+        times = ["e.recorded_at", "e.occurred_at", "e.local_date"]
+        marks = ("$1", "$2")
+    native = ["e.sequence", *times, *(f"e.{c}" for c in columns[4:]), *linked]
+    sql["native_entries"] = (
+        f"SELECT {', '.join(native)} FROM {entries} e {' '.join(joins)} "  # noqa: S608
+        f"WHERE e.sequence >= {marks[0]} AND e.sequence < {marks[1]} ORDER BY e.sequence"
     )
     return sql
 
@@ -162,9 +161,9 @@ def _node_problem(level: int, index: int) -> tuple[tuple[int, int, int], str]:
 
 
 #: Reads entries [lo, hi): (their sequences in order, their recomputed leaf hashes, the index
-#: of the first whose stored leaf hash differs or None, and the subtree levels over those leaf
-#: hashes (audit.native.LeafHashes) or None).
-LeafReader = Callable[[int, int], tuple[list[int], list[bytes], int | None, list | None]]
+#: of the first whose stored leaf hash differs or None, then the subtree levels over those leaf
+#: hashes and the first bad sequence of each link, as audit.native.LeafHashes, or None, None).
+LeafReader = Callable[[int, int], tuple]
 
 
 def _python_reader(cursor, sql: dict) -> LeafReader:
@@ -178,7 +177,7 @@ def _python_reader(cursor, sql: dict) -> LeafReader:
             mismatch = next(
                 i for i, (d, s) in enumerate(zip(digests, stored, strict=True)) if d.hex() != s
             )
-        return [row[0] for row in rows], digests, mismatch, None
+        return [row[0] for row in rows], digests, mismatch, None, None
 
     return read
 
@@ -240,9 +239,12 @@ def _check_unit(read: LeafReader, cursor, sql: dict, start: int, end: int, size:
     # level whose subtrees never straddle two chunks (13 for chunks of 8192 entries).
     aligned = (CHUNK & -CHUNK).bit_length() - 1
     built: list[list[bytes]] | None = [[] for _ in range(aligned)]
+    # The reader's link checks, chunk after chunk: the first bad sequence of each link.
+    links: list[int | None] | None = [None] * len(_LINKS)
     expected = start
     while expected < end and problem is None:
-        sequences, digests, mismatch, levels = read(expected, min(expected + CHUNK, end))
+        chunk = read(expected, min(expected + CHUNK, end))
+        sequences, digests, mismatch, levels, chunk_links = chunk
         n = len(sequences)
         if not (sequences and sequences[0] == expected and sequences[-1] == expected + n - 1):
             n = 0  # a gap: find the first missing sequence
@@ -271,6 +273,12 @@ def _check_unit(read: LeafReader, cursor, sql: dict, start: int, end: int, size:
         elif built is not None:
             for nodes, chunk_nodes in zip(built, levels, strict=False):
                 nodes.extend(chunk_nodes)
+        if chunk_links is None or links is None:
+            links = None
+        else:
+            links = [
+                new if old is None else old for old, new in zip(links, chunk_links, strict=True)
+            ]
         leaves.extend(digests[:n])
         expected += n
     count = len(leaves)
@@ -313,8 +321,10 @@ def _check_unit(read: LeafReader, cursor, sql: dict, start: int, end: int, size:
         if start < m <= start + count and (problem is None or (m - 1, _HEAD, 0) < problem[0]):
             result.heads[m] = frontier(m - start)
     if problem is None:
-        cursor.execute(sql["links"], [start, end])
-        for (link, *_), wrong in zip(_LINKS, cursor.fetchone(), strict=True):
+        if links is None:
+            cursor.execute(sql["links"], [start, end])
+            links = cursor.fetchone()
+        for (link, *_), wrong in zip(_LINKS, links, strict=True):
             if wrong is not None:
                 result.bad_links[link] = wrong
     return result

@@ -12,19 +12,21 @@ byte.
 import _sqlite3
 import ctypes
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 #: Must equal LEAFHASH_VERSION in leafhash.c: a library built from another version is not used.
-VERSION = 2
+VERSION = 3
 LIBRARY = Path(__file__).with_name("_leafhash.so")
 _ERROR_SIZE = 512
 _loaded: dict[Path, ctypes.CDLL | None] = {}
 
-#: (sequences of the rows read, their recomputed leaf hashes, index of the first row whose
-#: stored leaf hash differs or None, the subtree levels over those leaf hashes: level 1 (the
-#: hashes of the pairs), level 2, ... while two nodes remain)
-LeafHashes = tuple[list[int], list[bytes], int | None, list[list[bytes]]]
+#: (the sequences of the rows read, as ints; their recomputed leaf hashes; the index of the
+#: first row whose stored leaf hash differs, or None; the subtree levels over those leaf
+#: hashes: level 1 (the hashes of the pairs), level 2, ... while two nodes remain; for each of
+#: the three links (operator, supervisor, requesting agency) the first sequence that points at
+#: another value than the committed one, or None)
+LeafHashes = tuple[Sequence[int], list[bytes], int | None, list[list[bytes]], list[int | None]]
 
 _OUTPUTS = [
     ctypes.c_longlong,  # capacity (rows)
@@ -32,6 +34,7 @@ _OUTPUTS = [
     ctypes.c_char_p,  # digests, 32 bytes per row
     ctypes.c_char_p,  # matches, 1 byte per row
     ctypes.c_char_p,  # subtree levels, room for a node per row
+    ctypes.POINTER(ctypes.c_longlong),  # the first bad sequence of each link, -1 for none
     ctypes.c_char_p,  # error message
     ctypes.c_int,  # its size
 ]
@@ -115,19 +118,21 @@ def _run(function: Callable, first, sql: str, start: int, end: int) -> LeafHashe
     digests = ctypes.create_string_buffer(32 * capacity)
     matches = ctypes.create_string_buffer(capacity)
     nodes = ctypes.create_string_buffer(32 * capacity)
+    bad_links = (ctypes.c_longlong * 3)()
     error = ctypes.create_string_buffer(_ERROR_SIZE)
     rows = function(
-        first, sql.encode(), start, end, capacity, sequences, digests, matches, nodes, error,
-        _ERROR_SIZE,
+        first, sql.encode(), start, end, capacity, sequences, digests, matches, nodes,
+        bad_links, error, _ERROR_SIZE,
     )  # fmt: skip
     if rows < 0:
         raise NativeError(error.value.decode(errors="replace").strip())
     raw, mismatch = digests.raw, matches.raw.find(b"\x00", 0, rows)
     return (
-        sequences[:rows],
+        memoryview(sequences).cast("B").cast("q")[:rows],  # read as ints only where looked at
         [raw[i : i + 32] for i in range(0, 32 * rows, 32)],
         None if mismatch < 0 else mismatch,
         _levels(nodes.raw, rows),
+        [None if sequence < 0 else sequence for sequence in bad_links],
     )
 
 

@@ -28,15 +28,22 @@
 #include <string.h>
 
 /* Bumped with every change to the layout; audit/native/__init__.py refuses another version. */
-#define LEAFHASH_VERSION 2
+#define LEAFHASH_VERSION 3
 
-/* Column positions: audit.leaves.ROW_FIELDS, then the stored leaf hash. */
+/* Column positions: audit.leaves.ROW_FIELDS, the stored leaf hash, then what the entry's three
+ * links point at (audit.verification._LINKS: operator's badge, supervisor's badge, agency's
+ * code; NULL where the link is empty). */
 enum {
     C_SEQUENCE, C_RECORDED_AT, C_OCCURRED_AT, C_LOCAL_DATE, C_TECHNOLOGY, C_QUERY_TYPE,
     C_INTEGRATION, C_AGENCY, C_ON_BEHALF_OF, C_OPERATOR, C_SUPERVISOR, C_FINGERPRINT,
     C_OFFENSE_CODE, C_OFFENSE_CATEGORY, C_JUSTIFICATION, C_CASE_NUMBER, C_SCOPE,
-    C_RESULT_COUNT, C_CLIENT_REF, C_SALT, C_LEAF_HASH, N_COLUMNS
+    C_RESULT_COUNT, C_CLIENT_REF, C_SALT, C_LEAF_HASH, C_OPERATOR_LINK, C_SUPERVISOR_LINK,
+    C_AGENCY_LINK, N_COLUMNS
 };
+
+/* Each link and the committed value it must equal, in the order of bad_links[]. */
+static const int LINKS[3][2] = {
+    {C_OPERATOR_LINK, C_OPERATOR}, {C_SUPERVISOR_LINK, C_SUPERVISOR}, {C_AGENCY_LINK, C_AGENCY}};
 
 typedef struct {
     unsigned char *data;
@@ -345,6 +352,17 @@ static int hash_row(Hasher *h, const Row *r, int times, unsigned char digest[32]
  * over level 1, and so on while two nodes remain, one after another into `nodes`. verify_log
  * compares them with the stored subtree hashes; it uses them only when the rows hold no gap
  * and no mismatch, and the range starts on a boundary of the subtrees. */
+/* Where a link points at a value other than the committed one (SQL: linked <> committed, so an
+ * empty link never counts), the first such sequence of each link into bad_links[]. */
+static void check_links(const Row *r, long long sequence, long long bad_links[3]) {
+    for (int k = 0; k < 3; k++) {
+        const Value *linked = &r->v[LINKS[k][0]], *committed = &r->v[LINKS[k][1]];
+        if (bad_links[k] >= 0 || linked->kind == V_NULL || committed->kind == V_NULL) continue;
+        if (linked->len != committed->len || memcmp(linked->text, committed->text, (size_t)linked->len))
+            bad_links[k] = sequence;
+    }
+}
+
 static void build_levels(const unsigned char *leaves, long long rows, unsigned char *nodes) {
     static const unsigned char NODE = 0x01;
     const unsigned char *below = leaves;
@@ -392,17 +410,20 @@ static void row_from_sqlite(Row *r, sqlite3_stmt *st) {
  * `path`, opened read-only, and for each row i (at most `capacity`): sequences[i], digests[32 i
  * ...] (the recomputed leaf hash, zeros when the row cannot be written) and matches[i] (1 when
  * it equals the stored leaf hash); then the subtree levels over them into `nodes` (room for
- * `capacity` hashes: build_levels). Returns the number of rows, or -1 with a message in
- * `error`. */
+ * `capacity` hashes: build_levels), and for each link the first sequence where it points at
+ * another value than the committed one (bad_links[3], -1 for none: check_links). Returns the
+ * number of rows, or -1 with a message in `error`. */
 long long sightline_leaf_hashes(const char *path, const char *sql, long long start,
                                 long long end, long long capacity, long long *sequences,
                                 unsigned char *digests, unsigned char *matches,
-                                unsigned char *nodes, char *error, int error_size) {
+                                unsigned char *nodes, long long *bad_links, char *error,
+                                int error_size) {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     Hasher h = {0};
     Row row;
     long long rows = -1;
+    bad_links[0] = bad_links[1] = bad_links[2] = -1;
     /* One thread uses the connection: no mutex around every column read. */
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, 30000);
@@ -421,6 +442,7 @@ long long sightline_leaf_hashes(const char *path, const char *sql, long long sta
     while (rows < capacity && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         row_from_sqlite(&row, st);
         sequences[rows] = sqlite3_column_int64(st, C_SEQUENCE);
+        check_links(&row, sequences[rows], bad_links);
         if (hash_row(&h, &row, SQLITE_TIMES, digests + 32 * rows, matches + rows, error,
                      error_size)) {
             rows = -1;
@@ -469,7 +491,8 @@ void sightline_pg_close(void *conn) { PQfinish(conn); }
 long long sightline_pg_leaf_hashes(void *conn, const char *sql, long long start, long long end,
                                    long long capacity, long long *sequences,
                                    unsigned char *digests, unsigned char *matches,
-                                   unsigned char *nodes, char *error, int error_size) {
+                                   unsigned char *nodes, long long *bad_links, char *error,
+                                   int error_size) {
     char first[24], last[24];
     snprintf(first, sizeof first, "%lld", start);
     snprintf(last, sizeof last, "%lld", end);
@@ -478,6 +501,7 @@ long long sightline_pg_leaf_hashes(void *conn, const char *sql, long long start,
     Row row;
     long long rows = -1;
     PGresult *result = NULL;
+    bad_links[0] = bad_links[1] = bad_links[2] = -1;
     result = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(result) != PGRES_TUPLES_OK) {
         snprintf(error, (size_t)error_size, "%s", PQerrorMessage(conn));
@@ -500,6 +524,7 @@ long long sightline_pg_leaf_hashes(void *conn, const char *sql, long long start,
                                                                       : V_TEXT;
         }
         sequences[rows] = strtoll(PQgetvalue(result, (int)rows, C_SEQUENCE), NULL, 10);
+        check_links(&row, sequences[rows], bad_links);
         if (hash_row(&h, &row, POSTGRES_TIMES, digests + 32 * rows, matches + rows, error,
                      error_size)) {
             rows = -1;

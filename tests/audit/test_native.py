@@ -27,12 +27,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit import leaves, native, selectors, services, verification
+from audit.models import Agency, Operator, QueryLogEntry
 from audit.verification import LogVerificationError, verify_log
 from tests.audit.test_leaves import TRICKY, reference_leaf, text
-from tests.audit.test_verify_log import (
+from tests.audit.test_verify_log import (  # noqa: F401 (linked_log: a fixture)
     EDITABLE_COLUMNS,
     _tamper_committed,
     _tampered_value,
+    linked_log,
     q,
     record,
 )
@@ -99,12 +101,18 @@ def expected_hash(f: dict) -> bytes:
     return hashlib.sha256(b"\x00" + reference_leaf(committed)).digest()
 
 
-def write_database(directory: str, rows: list[dict]) -> str:
+def write_database(directory: str, rows: list[dict], operators=(), agencies=()) -> str:
+    """An SQLite file with the entries (and the operators and agencies their links point at)."""
     path = os.path.join(directory, "entries.sqlite3")
     columns = [*(f'"{column}" {kind}' for column, kind in _TABLE_COLUMNS.values())]
+    links = "leaf_hash text, operator_id bigint, supervisor_id bigint, requesting_agency_id bigint"
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA journal_mode = wal")
-        db.execute(f"CREATE TABLE audit_querylogentry ({', '.join(columns)}, leaf_hash text)")
+        db.execute(f"CREATE TABLE audit_querylogentry ({', '.join(columns)}, {links})")
+        db.execute("CREATE TABLE audit_operator (id integer PRIMARY KEY, badge_number text)")
+        db.execute("CREATE TABLE audit_agency (id integer PRIMARY KEY, code text)")
+        db.executemany("INSERT INTO audit_operator VALUES (?, ?)", operators)
+        db.executemany("INSERT INTO audit_agency VALUES (?, ?)", agencies)
         for row in rows:
             names = ", ".join(f'"{name}"' for name in row)
             marks = ", ".join("?" for _ in row)
@@ -113,6 +121,11 @@ def write_database(directory: str, rows: list[dict]) -> str:
                 list(row.values()),
             )
     return path
+
+
+def plain(result: tuple) -> tuple:
+    """A library result with its sequences as a list (the library gives a memoryview)."""
+    return (list(result[0]), *result[1:])
 
 
 def subtree_levels(digests: list[bytes]) -> list[list[bytes]]:
@@ -130,7 +143,7 @@ def python_result(rows: list[tuple]) -> tuple:
     digests = leaves.leaf_hashes_of_rows(row[:-1] for row in rows)
     mismatch = next((i for i, (d, row) in enumerate(zip(digests, rows, strict=True))
                      if d.hex() != row[-1]), None)  # fmt: skip
-    return [row[0] for row in rows], digests, mismatch, subtree_levels(digests)
+    return [row[0] for row in rows], digests, mismatch, subtree_levels(digests), [None] * 3
 
 
 def both_paths(path: str, start: int, end: int, lib) -> tuple[tuple, tuple]:
@@ -138,7 +151,8 @@ def both_paths(path: str, start: int, end: int, lib) -> tuple[tuple, tuple]:
     Python path."""
     with sqlite3.connect(path) as db:
         rows = db.execute(PYTHON_SQL, [start, end]).fetchall()
-    return native.leaf_hashes(lib, path, SQL["native_entries"], start, end), python_result(rows)
+    c = native.leaf_hashes(lib, path, SQL["native_entries"], start, end)
+    return plain(c), python_result(rows)
 
 
 TEXT_FIELDS = ("technology", "query_type", "integration_id", "agency", "on_behalf_of",
@@ -261,10 +275,33 @@ def test_values_the_python_path_would_not_accept_fail_the_entry(lib, column, val
     honest = stored_row(f, expected_hash(f).hex())
     with tempfile.TemporaryDirectory() as directory:
         path = write_database(directory, [honest, {**honest, "sequence": 6, column: value}])
-        sequences, digests, mismatch, _ = native.leaf_hashes(lib, path, SQL["native_entries"], 0, 9)
+        sequences, digests, mismatch, _, _ = plain(
+            native.leaf_hashes(lib, path, SQL["native_entries"], 0, 9)
+        )
     assert sequences == [5, 6]
     assert digests == [expected_hash(f), bytes(32)]
     assert mismatch == 1
+
+
+def test_links_are_checked_in_the_same_pass(lib):
+    """Each link's first entry pointing at another badge or code than the committed one; an
+    empty link (NULL) never counts, and a link to the committed value is fine."""
+    f = entry(operator_badge="B1", supervisor_badge="B2", agency="BPD")
+    rows = [stored_row({**f, "sequence": n}, "00" * 32) for n in range(6)]
+    links = {  # sequence: (operator_id, supervisor_id, requesting_agency_id)
+        0: (1, 2, 10), 1: (None, None, None), 2: (2, 2, 10), 3: (2, 1, 11), 4: (1, 1, 11),
+        5: (1, 2, 10),
+    }  # fmt: skip
+    for row in rows:
+        row["operator_id"], row["supervisor_id"], row["requesting_agency_id"] = links[
+            row["sequence"]
+        ]
+    with tempfile.TemporaryDirectory() as directory:
+        path = write_database(directory, rows, [(1, "B1"), (2, "B2")], [(10, "BPD"), (11, "JCSO")])
+        bad = native.leaf_hashes(lib, path, SQL["native_entries"], 0, 6)[4]
+        assert bad == [2, 3, 3]
+        assert native.leaf_hashes(lib, path, SQL["native_entries"], 4, 6)[4] == [None, 4, 4]
+        assert native.leaf_hashes(lib, path, SQL["native_entries"], 5, 6)[4] == [None] * 3
 
 
 def test_a_missing_stored_leaf_hash_is_a_mismatch(lib):
@@ -273,7 +310,7 @@ def test_a_missing_stored_leaf_hash_is_a_mismatch(lib):
     rows[1]["sequence"] = 1
     with tempfile.TemporaryDirectory() as directory:
         path = write_database(directory, rows)
-        _, digests, mismatch, _ = native.leaf_hashes(lib, path, SQL["native_entries"], 0, 2)
+        _, digests, mismatch, _, _ = native.leaf_hashes(lib, path, SQL["native_entries"], 0, 2)
     assert digests[0] == expected_hash(f) and mismatch == 1
 
 
@@ -283,9 +320,15 @@ def test_errors_are_reported_not_swallowed(lib, tmp_path):
     path = write_database(str(tmp_path), [])
     with pytest.raises(native.NativeError, match="no such column"):
         native.leaf_hashes(lib, path, "SELECT missing FROM audit_querylogentry", 0, 9)
-    with pytest.raises(native.NativeError, match="expected 21 columns, not 1"):
+    with pytest.raises(native.NativeError, match="expected 24 columns, not 1"):
         native.leaf_hashes(lib, path, "SELECT sequence FROM audit_querylogentry", 0, 9)
-    assert native.leaf_hashes(lib, path, SQL["native_entries"], 0, 9) == ([], [], None, [])
+    assert plain(native.leaf_hashes(lib, path, SQL["native_entries"], 0, 9)) == (
+        [],
+        [],
+        None,
+        [],
+        [None] * 3,
+    )
 
 
 def test_a_library_of_another_version_or_another_sqlite_is_not_used(lib, monkeypatch):
@@ -342,6 +385,36 @@ def test_verify_log_names_the_same_tampered_entry_with_and_without_c(
     monkeypatch.setenv("SIGHTLINE_NATIVE", "1")
     assert verify_log(workers=1) == with_c
     assert len(calls) == len(EDITABLE_COLUMNS) + 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_log_names_the_same_bad_link_with_and_without_c(
+    lib,
+    log_db,
+    linked_log,  # noqa: F811 (the fixture imported above)
+    monkeypatch,
+):
+    """A link pointing at another person or agency than the committed code (committed edits)."""
+    other_operator = Operator.objects.get(badge_number="B2999").pk
+    jcso = Agency.objects.get(code="JCSO").pk
+    update = "UPDATE audit_querylogentry SET {0} = %s WHERE sequence = %s"
+    cases = [
+        ("operator_id", [(9, other_operator), (3, other_operator)], r"^Entry 3: its operator link"),
+        ("supervisor_id", [(10, other_operator)], r"^Entry 10: its supervisor link"),
+        ("requesting_agency_id", [(7, jcso), (4, jcso)], r"^Entry 4: its requesting agency link"),
+    ]
+    for column, edits, pattern in cases:
+        before = dict(QueryLogEntry.objects.values_list("sequence", column.removesuffix("_id")))
+        _tamper_committed(*((update.format(q(column)), [value, n]) for n, value in edits))
+        try:
+            for setting in ("1", "0"):
+                monkeypatch.setenv("SIGHTLINE_NATIVE", setting)
+                assert verification.hashes_leaves_in_c() == (setting == "1")
+                with pytest.raises(LogVerificationError, match=pattern):
+                    verify_log(workers=1)
+        finally:
+            _tamper_committed(*((update.format(q(column)), [before[n], n]) for n, _ in edits))
+        verify_log(workers=1)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -415,13 +488,18 @@ def pg_values_sql(sql: str, entries: list[dict], leaf_hashes: list[str]) -> str:
     ]  # fmt: skip
     columns = ", ".join([*(f'"{column}"' for column, _ in _TABLE_COLUMNS.values()), "leaf_hash"])
     table = '"audit_querylogentry"'
+    if f"FROM {table} e " in sql:  # the library's SELECT, with the links (none here)
+        links = "NULL::bigint AS operator_id, NULL::bigint AS supervisor_id, " \
+                "NULL::bigint AS requesting_agency_id"  # fmt: skip
+        values = f"(SELECT *, {links} FROM (VALUES {', '.join(rows)}) AS v({columns}))"
+        return sql.replace(f"FROM {table} e ", f"FROM {values} e ")
     return sql.replace(f"FROM {table}", f"FROM (VALUES {', '.join(rows)}) AS {table}({columns})")
 
 
 def pg_c(entries: list[dict], leaf_hashes: list[str], lib) -> tuple:
     with native.PostgresConnection(lib, verification._postgres_conninfo(connection)) as own:
         sql = pg_values_sql(PG_SQL["native_entries"], entries, leaf_hashes)
-        return own.leaf_hashes(sql, 0, len(entries))
+        return plain(own.leaf_hashes(sql, 0, len(entries)))
 
 
 def pg_both_paths(entries: list[dict], leaf_hashes: list[str], lib) -> tuple[tuple, tuple]:
@@ -491,7 +569,7 @@ def test_a_postgres_time_of_another_shape_fails_the_entry(lib, text):
     sql = pg_values_sql(PG_SQL["native_entries"], [f], [expected_hash(f).hex()])
     sql = sql.replace(f"'{f['recorded_at'].isoformat()}'::timestamptz", f"'{text}'::text", 1)
     with native.PostgresConnection(lib, verification._postgres_conninfo(connection)) as own:
-        assert own.leaf_hashes(sql, 0, 1) == ([0], [bytes(32)], 0, [])
+        assert plain(own.leaf_hashes(sql, 0, 1)) == ([0], [bytes(32)], 0, [], [None] * 3)
 
 
 @postgres_only
@@ -503,7 +581,7 @@ def test_postgres_errors_are_reported_not_swallowed(lib):
     with own:
         with pytest.raises(native.NativeError, match="does not exist"):
             own.leaf_hashes("SELECT missing FROM nowhere WHERE $1::int < $2::int", 0, 9)
-        with pytest.raises(native.NativeError, match="expected 21 columns, not 1"):
+        with pytest.raises(native.NativeError, match="expected 24 columns, not 1"):
             own.leaf_hashes("SELECT $1::bigint + $2::bigint", 0, 9)
     with pytest.raises(native.NativeError, match="closed"):
         own.leaf_hashes(PG_SQL["native_entries"], 0, 9)
