@@ -86,8 +86,7 @@ def _sql(vendor: str, quote: Callable[[str], str]) -> dict[str, str]:
             return f"""to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
         day = "to_char(local_date, 'YYYY-MM-DD')"
-        hashes = f"string_agg(hash, '' ORDER BY {index})"
-        ordered = ""
+        hashes = "string_agg(hash, '')"
     else:
         # SQLite keeps Django's naive-UTC text: "YYYY-MM-DD HH:MM:SS[.ffffff]".
         def moment(c):
@@ -99,7 +98,6 @@ def _sql(vendor: str, quote: Callable[[str], str]) -> dict[str, str]:
 
         day = "CAST(local_date AS TEXT)"
         hashes = "group_concat(hash, '')"
-        ordered = f" ORDER BY {index}"
 
     columns = (
         "sequence", moment("recorded_at"), moment("occurred_at"), day, "technology_id",
@@ -113,9 +111,12 @@ def _sql(vendor: str, quote: Callable[[str], str]) -> dict[str, str]:
     sql = {
         "entries": f"SELECT {', '.join(columns)} FROM {entries} {in_range}",  # noqa: S608
         "next_entry": f"SELECT MIN(sequence) FROM {entries} WHERE sequence > %s",  # noqa: S608
-        # One string per level and unit; if it differs, the nodes are read one by one.
+        # One string per level and unit; if it differs, the nodes are read one by one. The
+        # aggregate takes the rows in the subquery's order (both databases do; an ORDER BY
+        # inside string_agg made PostgreSQL sort them again, and a string out of order would
+        # only send the check to the node-by-node comparison, never report a problem).
         "node_string": f"SELECT {hashes} FROM (SELECT {index}, hash FROM {nodes} "  # noqa: S608
-        f"WHERE {where_nodes}{ordered}) AS unit_nodes",
+        f"WHERE {where_nodes} ORDER BY {index}) AS unit_nodes",
         "node_list": f"SELECT {index}, hash FROM {nodes} WHERE {where_nodes} "  # noqa: S608
         f"ORDER BY {index}",
     }
