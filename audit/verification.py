@@ -9,6 +9,10 @@ checks the stored nodes above the units, the signed heads, the state and the lin
 the problem a sequential check would meet first: each problem has a position in the order
 "entry s, then the subtrees completed by entry s (lowest level first), then the heads of size
 s + 1", and the lowest one is named.
+
+Each unit reads its entries in chunks through a reader: the C library (audit.native, when
+built) rebuilds and hashes the leaves, the chunk's subtree levels and the link checks on a
+database connection of its own; otherwise Python does the same from the rows (`_python_reader`).
 """
 
 import hashlib
