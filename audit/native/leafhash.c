@@ -3,12 +3,13 @@
  *
  * Turning twenty columns per entry into Python objects costs more than hashing the entry, so
  * verify_log can hand each range of entries to this library instead. It runs the SELECT that
- * audit.verification._sql built (the columns of audit.leaves.ROW_FIELDS, then the stored
- * leaf_hash) on a connection of its own, writes each entry's commitment JSON and public leaf
- * exactly as audit.leaves.leaf_hashes_of_rows does (canonical JSON: sorted keys, no spaces,
- * UTF-8, the escapes of json.dumps(ensure_ascii=False)), hashes them with OpenSSL's SHA-256 and
- * compares the leaf hash with the stored one. The tests hold it to the Python path and to
- * json.dumps byte for byte.
+ * audit.verification._sql built (the columns of audit.leaves.ROW_FIELDS, the stored leaf_hash
+ * and what the three links point at) on a connection of its own, writes each entry's commitment
+ * JSON and public leaf exactly as audit.leaves.leaf_hashes_of_rows does (canonical JSON: sorted
+ * keys, no spaces, UTF-8, the escapes of json.dumps(ensure_ascii=False)), hashes them with
+ * OpenSSL's SHA-256 and compares the leaf hash with the stored one. It also hashes the subtree
+ * levels over each range of leaves and checks the links (build_levels, check_links). The tests
+ * hold it to the Python path and to json.dumps byte for byte.
  *
  * A value of a type the Python path would refuse (a NULL in a NOT NULL field, a number or a
  * BLOB in a text field, a salt that is not plain hex) marks the entry as not matching: this
@@ -22,7 +23,6 @@
 #define OPENSSL_API_COMPAT 0x10100000L
 #include <openssl/sha.h>
 #include <sqlite3.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,22 +347,23 @@ static int hash_row(Hasher *h, const Row *r, int times, unsigned char digest[32]
     return 0;
 }
 
-/* The hashes of the subtrees over the rows' leaf hashes, level by level: level 1 (rows / 2
- * nodes: SHA-256(0x01 || left || right) of each pair, an odd last leaf left out), then level 2
- * over level 1, and so on while two nodes remain, one after another into `nodes`. verify_log
- * compares them with the stored subtree hashes; it uses them only when the rows hold no gap
- * and no mismatch, and the range starts on a boundary of the subtrees. */
 /* Where a link points at a value other than the committed one (SQL: linked <> committed, so an
  * empty link never counts), the first such sequence of each link into bad_links[]. */
 static void check_links(const Row *r, long long sequence, long long bad_links[3]) {
     for (int k = 0; k < 3; k++) {
         const Value *linked = &r->v[LINKS[k][0]], *committed = &r->v[LINKS[k][1]];
         if (bad_links[k] >= 0 || linked->kind == V_NULL || committed->kind == V_NULL) continue;
-        if (linked->len != committed->len || memcmp(linked->text, committed->text, (size_t)linked->len))
+        if (linked->len != committed->len ||
+            memcmp(linked->text, committed->text, (size_t)linked->len) != 0)
             bad_links[k] = sequence;
     }
 }
 
+/* The hashes of the subtrees over the rows' leaf hashes, level by level: level 1 (rows / 2
+ * nodes: SHA-256(0x01 || left || right) of each pair, an odd last leaf left out), then level 2
+ * over level 1, and so on while two nodes remain, one after another into `nodes`. verify_log
+ * compares them with the stored subtree hashes; it uses them only when the rows hold no gap
+ * and no mismatch, and the range starts on a boundary of the subtrees. */
 static void build_levels(const unsigned char *leaves, long long rows, unsigned char *nodes) {
     static const unsigned char NODE = 0x01;
     const unsigned char *below = leaves;
