@@ -16,6 +16,7 @@ database connection of its own; otherwise Python does the same from the rows (`_
 """
 
 import hashlib
+import logging
 import multiprocessing
 import multiprocessing.util
 import os
@@ -30,6 +31,8 @@ from audit import native, signing
 from audit.leaves import leaf_hashes_of_rows
 from audit.merkle import EMPTY_ROOT, TreeBuilder, node_hash
 from audit.models import Agency, LogState, MerkleNode, Operator, QueryLogEntry, SignedTreeHead
+
+logger = logging.getLogger(__name__)
 
 #: A unit is 2**UNIT_LEVEL entries: one worker task, one perfect subtree.
 UNIT_LEVEL = 15
@@ -220,19 +223,48 @@ def hashes_leaves_in_c(wrapper=connection) -> bool:
     )
 
 
+def _falling_back(c_reader: LeafReader, python_reader: LeafReader) -> LeafReader:
+    """The C reader, with Python's reading any chunk the library could not (its own connection
+    refused, say): the result is the same either way, only slower."""
+
+    def read(lo: int, hi: int):
+        try:
+            return c_reader(lo, hi)
+        except native.NativeError as problem:
+            logger.warning(
+                "verify_log: the C leaf hashing could not read entries %d-%d (%s); "
+                "checking them in Python instead.", lo, hi - 1, problem,
+            )  # fmt: skip
+            return python_reader(lo, hi)
+
+    return read
+
+
 @contextmanager
 def _reader(wrapper, cursor, sql: dict) -> Iterator[LeafReader]:
     """The C library's reader when `hashes_leaves_in_c`, otherwise Python's."""
+    python_reader = _python_reader(cursor, sql)
     if not hashes_leaves_in_c(wrapper):
-        yield _python_reader(cursor, sql)
+        yield python_reader
         return
     lib, query = native.library(), sql["native_entries"]
     if wrapper.vendor == "sqlite":
         database = str(wrapper.settings_dict["NAME"])
-        yield lambda lo, hi: native.leaf_hashes(lib, database, query, lo, hi)
+        yield _falling_back(
+            lambda lo, hi: native.leaf_hashes(lib, database, query, lo, hi), python_reader
+        )
         return
-    with native.PostgresConnection(lib, _postgres_conninfo(wrapper)) as own:
-        yield lambda lo, hi: own.leaf_hashes(query, lo, hi)
+    try:
+        own = native.PostgresConnection(lib, _postgres_conninfo(wrapper))
+    except native.NativeError as problem:
+        logger.warning(
+            "verify_log: the C leaf hashing could not connect (%s); checking in Python instead.",
+            problem,
+        )
+        yield python_reader
+        return
+    with own:
+        yield _falling_back(lambda lo, hi: own.leaf_hashes(query, lo, hi), python_reader)
 
 
 def _check_unit(read: LeafReader, cursor, sql: dict, start: int, end: int, size: int,

@@ -14,6 +14,7 @@ these tests are skipped, except under CI, where .ci/run installs the compiler an
 import ctypes
 import ctypes.util
 import hashlib
+import logging
 import os
 import sqlite3
 import tempfile
@@ -385,6 +386,31 @@ def test_verify_log_names_the_same_tampered_entry_with_and_without_c(
     monkeypatch.setenv("SIGHTLINE_NATIVE", "1")
     assert verify_log(workers=1) == with_c
     assert len(calls) == len(EDITABLE_COLUMNS) + 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_the_library_cannot_read_is_checked_in_python(
+    lib, log_db, integration, monkeypatch, caplog
+):
+    """A chunk the library fails on (or, on PostgreSQL, a connection it cannot open) is read by
+    the Python path instead, with a warning: same result, never a crash or a gap."""
+    record(integration, 12)
+    services.publish_tree_head()
+    expected = verify_log(workers=1)
+
+    def failing(*args):
+        raise native.NativeError("disk I/O error")
+
+    with monkeypatch.context() as patch, caplog.at_level(logging.WARNING, "audit.verification"):
+        patch.setattr(native, "_run", failing)
+        assert verify_log(workers=1) == expected
+    assert "could not read entries 0-11 (disk I/O error); checking them in Python" in caplog.text
+    if connection.vendor == "postgresql":
+        caplog.clear()
+        with monkeypatch.context() as patch, caplog.at_level(logging.WARNING):
+            patch.setattr(native, "PostgresConnection", failing)
+            assert verify_log(workers=1) == expected
+        assert "could not connect (disk I/O error); checking in Python" in caplog.text
 
 
 @pytest.mark.django_db(transaction=True)
