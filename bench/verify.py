@@ -8,9 +8,10 @@
    published. Building is not timed.
 2. `audit.verification.verify_log()` (what `manage.py verify_log` runs) is timed in-process.
    It checks the log in units of 2**15 entries in worker processes (one per core); its CPU time
-   is this process's plus its workers' (getrusage of the reaped children). On SQLite with the C
-   leaf hashing built (`make native`, audit/native) it is timed again with that turned off
-   (SIGHTLINE_NATIVE=0), for comparison.
+   is this process's plus its workers' (getrusage of the reaped children). Where it uses the C
+   leaf hashing (`make native`, audit/native) it is timed again with that turned off
+   (SIGHTLINE_NATIVE=0), for comparison. On PostgreSQL the script first runs ANALYZE, as
+   autovacuum would on a live server.
 3. The public leaves' canonical bytes are recomputed into memory (not timed), then only a
    straightforward hashlib RFC 6962 root over them is timed: SHA-256(0x00 || leaf) for every
    leaf, then SHA-256(0x01 || left || right) level by level. The two roots must agree.
@@ -254,7 +255,7 @@ def main() -> int:
             f"verify_log took {python_s:.2f} s, {python_s / hashlib_s:.1f}x"
         )
     else:
-        print("leaf hashing:        in Python (audit/native is not built, or not SQLite)")
+        print("leaf hashing:        in Python (audit/native is not built, or turned off)")
     print(
         f"hashlib RFC 6962:    {size} leaves ({leaf_mb:.0f} MB) in {hashlib_s:.2f} s "
         f"({hashlib_s / size * 1e6:.2f} us/leaf; median of "
