@@ -4,9 +4,10 @@ Turning twenty columns per entry into Python objects costs more than hashing the
 verify_log hands each range of entries to the C library when it has been built: on a connection
 of its own (an SQLite file opened read-only, or a libpq connection to PostgreSQL) it runs the
 same SELECT, writes the same canonical JSON, hashes with OpenSSL and compares with the stored
-leaf hash. Without the library (no compiler, or not built) verify_log does the same work in
-Python; the result is the same either way, and the tests hold the two to each other byte for
-byte.
+leaf hash; it also hashes the subtree levels over each range and checks the entries' links.
+Without the library (no compiler, not built, or SIGHTLINE_NATIVE=0) verify_log does the same
+work in Python; the result is the same either way, and the tests hold the two to each other
+byte for byte.
 """
 
 import _sqlite3
