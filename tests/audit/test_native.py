@@ -19,10 +19,12 @@ import os
 import sqlite3
 import tempfile
 from datetime import UTC, datetime
+from io import StringIO
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -386,6 +388,20 @@ def test_verify_log_names_the_same_tampered_entry_with_and_without_c(
     monkeypatch.setenv("SIGHTLINE_NATIVE", "1")
     assert verify_log(workers=1) == with_c
     assert len(calls) == len(EDITABLE_COLUMNS) + 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_says_where_the_leaves_are_hashed(lib, log_db, integration, monkeypatch):
+    record(integration, 3)
+    services.publish_tree_head()
+    for setting, where in (("1", "in C (audit/native)"), ("0", "in Python")):
+        monkeypatch.setenv("SIGHTLINE_NATIVE", setting)
+        out, err = StringIO(), StringIO()
+        call_command("verify_log", "--no-progress", verbosity=2, stdout=out, stderr=err)
+        assert err.getvalue() == f"Leaf hashing: {where}\n"
+        assert out.getvalue().startswith("OK: 3 entries, root ")
+    call_command("verify_log", "--no-progress", stdout=out, stderr=(err := StringIO()))
+    assert err.getvalue() == ""  # not at the default verbosity
 
 
 @pytest.mark.django_db(transaction=True)
