@@ -104,6 +104,15 @@ class PublicPageMixin(TableReportMixin):
         self.head = public.current_head()
         return super().get(request, *args, **kwargs)
 
+    def tables(self):
+        """The page's tables, built once per request (by `build_tables`)."""
+        if not hasattr(self, "_tables"):
+            self._tables = self.build_tables()
+        return self._tables
+
+    def build_tables(self) -> list:
+        return []
+
 
 @with_charts
 @public_page
@@ -113,19 +122,17 @@ class HomeView(PublicPageMixin, TemplateView):
 
     template_name = "reports/home.html"
 
-    def tables(self):
-        if not hasattr(self, "_tables"):
-            today = timezone.localdate()
-            names = public.localized_names()
-            self._tables = [
-                public.headline_table(today),
-                public.trend_table(today, names),
-                public.purposes_table(today, names),
-                public.outcomes_table(today, names),
-                *public.spending_tables(names),
-                public.cost_table(today, names),
-            ]
-        return self._tables
+    def build_tables(self):
+        today = timezone.localdate()
+        names = public.localized_names()
+        return [
+            public.headline_table(today),
+            public.trend_table(today, names),
+            public.purposes_table(today, names),
+            public.outcomes_table(today, names),
+            *public.spending_tables(names),
+            public.cost_table(today, names),
+        ]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -152,19 +159,17 @@ class TechnologyView(PublicPageMixin, TemplateView):
     def file_label(self) -> str:
         return f"{self.kwargs['slug']}-{timezone.localdate().isoformat()}"
 
-    def tables(self):
-        if not hasattr(self, "_tables"):
-            today, slug = timezone.localdate(), self.technology().slug
-            names = public.localized_names()
-            self._tables = [
-                public.headline_table(today, slug),
-                public.trend_table(today, names, slug),
-                public.purposes_table(today, names, slug),
-                public.agencies_table(today, slug),
-                public.outcomes_table(today, names, slug),
-                public.cost_table(today, names, slug),
-            ]
-        return self._tables
+    def build_tables(self):
+        today, slug = timezone.localdate(), self.technology().slug
+        names = public.localized_names()
+        return [
+            public.headline_table(today, slug),
+            public.trend_table(today, names, slug),
+            public.purposes_table(today, names, slug),
+            public.agencies_table(today, slug),
+            public.outcomes_table(today, names, slug),
+            public.cost_table(today, names, slug),
+        ]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -184,10 +189,8 @@ class SpendingView(PublicPageMixin, TemplateView):
 
     template_name = "reports/spending.html"
 
-    def tables(self):
-        if not hasattr(self, "_tables"):
-            self._tables = public.spending_tables(public.localized_names())
-        return self._tables
+    def build_tables(self):
+        return public.spending_tables(public.localized_names())
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -204,9 +207,6 @@ class OpenDataView(PublicPageMixin, TemplateView):
     """Public: the downloads, their data dictionary, the licence and how to verify them."""
 
     template_name = "reports/open_data.html"
-
-    def tables(self):
-        return []
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
