@@ -6,7 +6,7 @@ PORT   ?= 8000
 DATA   := var
 DEMO_PASSWORD_FILE := $(DATA)/demo-password
 
-.PHONY: run serve test test-fast test-browser lint format messages browser-deps native bench clean-db help
+.PHONY: run serve test test-fast test-browser lint format messages browser-deps bench clean-db help
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve on http://127.0.0.1:$(PORT)/"
@@ -15,9 +15,8 @@ help:
 	@echo "make lint   - ruff check and format check"
 	@echo "make messages - refresh and compile the Spanish catalogue (needs GNU gettext)"
 	@echo "make bench  - every benchmark (long: builds 1M-entry logs)"
-	@echo "make native - build verify_log's C leaf hashing (optional; run, serve and test build it)"
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt verifier/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
@@ -26,28 +25,12 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-# verify_log's optional C leaf hashing (audit/native). It needs a C compiler and the SQLite and
-# OpenSSL headers (Debian: gcc libsqlite3-dev libssl-dev), and for PostgreSQL libpq's (libpq-dev).
-# Without them it is skipped with a note and verify_log hashes in Python: same result, slower.
-NATIVE := audit/native/_leafhash.so
-CC     ?= cc
-LIBPQ_HEADER := $(firstword $(wildcard /usr/include/postgresql/libpq-fe.h $(shell pg_config --includedir 2>/dev/null)/libpq-fe.h))
-LIBPQ_CFLAGS := $(if $(LIBPQ_HEADER),-DSIGHTLINE_LIBPQ -I$(dir $(LIBPQ_HEADER)))
-LIBPQ_LIBS   := $(if $(LIBPQ_HEADER),-lpq)
-
-$(NATIVE): audit/native/leafhash.c
-	@$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC $(LIBPQ_CFLAGS) -o $@ $< -lsqlite3 -lcrypto $(LIBPQ_LIBS) \
-	  && echo "Built $@ (C leaf hashing for verify_log on SQLite$(if $(LIBPQ_HEADER), and PostgreSQL))" \
-	  || echo "Note: could not build $@ (needs a C compiler, libsqlite3-dev, libssl-dev and, for PostgreSQL, libpq-dev); verify_log will hash in Python."
-
-native: $(NATIVE)
-
 $(DEMO_PASSWORD_FILE):
 	@mkdir -p $(DATA)
 	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(12))" > $@
 	@chmod 600 $@
 
-run: $(VENV)/.installed $(NATIVE) $(DEMO_PASSWORD_FILE)
+run: $(VENV)/.installed $(DEMO_PASSWORD_FILE)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --if-empty --demo-password "$$(cat $(DEMO_PASSWORD_FILE))"
 	@echo ""
@@ -69,7 +52,7 @@ run: $(VENV)/.installed $(NATIVE) $(DEMO_PASSWORD_FILE)
 # SECRET_KEY, DATABASE_URL (PostgreSQL) and ALLOWED_HOSTS are set and safe and DEBUG is off.
 # gunicorn.conf.py: HOST/PORT (default 127.0.0.1:8000), WEB_CONCURRENCY (default 2 x cores + 1),
 # GUNICORN_TIMEOUT (default 1800 s, for long exports), access log on standard output.
-serve: $(VENV)/.installed $(NATIVE)
+serve: $(VENV)/.installed
 	$(PY) -m portal.preflight
 	$(PY) manage.py check --deploy
 	$(PY) manage.py migrate --noinput
@@ -84,13 +67,13 @@ browser-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 # pytest exits 5 when it collected no tests; make treats that (like any failure) as an error.
-test: $(VENV)/.dev-installed $(NATIVE) browser-deps
+test: $(VENV)/.dev-installed browser-deps
 	$(PY) -m pytest -q
 
-test-fast: $(VENV)/.dev-installed $(NATIVE)
+test-fast: $(VENV)/.dev-installed
 	$(PY) -m pytest -q -m "not browser"
 
-test-browser: $(VENV)/.dev-installed $(NATIVE) browser-deps
+test-browser: $(VENV)/.dev-installed browser-deps
 	$(PY) -m pytest -q -m browser
 
 lint: $(VENV)/.dev-installed
@@ -101,7 +84,7 @@ format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(VENV)/.dev-installed $(NATIVE)
+bench: $(VENV)/.dev-installed
 	$(PY) bench/ingest.py
 	$(PY) bench/verify.py
 	$(PY) bench/public.py

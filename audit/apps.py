@@ -10,7 +10,8 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from audit import models, schema  # noqa: F401  (registers the OpenAPI key scheme)
+        from audit import models
+        from audit.api import schema  # noqa: F401  (registers the OpenAPI key scheme)
 
         # Every change to a policy, agency, operator or integration is recorded.
         for model in (models.Technology, models.Agency, models.Operator, models.Integration):

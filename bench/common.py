@@ -98,7 +98,7 @@ def ensure_reference_data():
 
     The key is only known when the integration is created here (keys are stored hashed).
     """
-    from audit import services
+    from audit.log import services
     from audit.models import Agency, Integration, Operator
 
     agency, _ = Agency.objects.get_or_create(
@@ -167,7 +167,7 @@ class QueryFactory:
     """
 
     def __init__(self, seed: int, *, total: int, days: int = 730):
-        from audit import demo
+        from audit.log import demo
 
         self.demo = demo
         self.rng = random.Random(seed)

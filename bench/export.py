@@ -4,7 +4,7 @@
                                      [--worker-timeout 0] [--profile] [--json]
 
 1. A SQLite database of N entries is built with `manage.py seed_demo --queries N` (the demo data:
-   entries recorded through `audit.services.record_queries`, with flags, outcomes and the users
+   entries recorded through `audit.log.services.record_queries`, with flags, outcomes and the users
    `auditor`, `council`, `admin`) in a temporary directory, or in DIR with --keep, which is reused
    on later runs (a kept database is used as it is, whatever its size). `collectstatic` runs into
    the same directory first: with DEBUG off every page needs the static manifest. Building is
@@ -30,8 +30,8 @@
 
 Both rates (rows/s), the ratio HTTP/raw and the worker's RSS growth are printed. The ratio is
 what to compare across machines: both sides run on the same machine, minutes apart. --profile
-also runs `audit.exports.row_chunks` + `csv_lines` in-process, once plainly and once under cProfile,
-and prints the top costs.
+also runs `row_chunks` + `csv_lines` (audit.workspace.exports) in-process, once plainly and
+once under cProfile, and prints the top costs.
 """
 
 import argparse
@@ -407,12 +407,12 @@ def raw_export(db: Path, size: int, time_zone: str) -> dict:
 
 
 def profile_export(data_dir: Path, top: int) -> dict:
-    """audit.exports.row_chunks + csv_lines (+ encode, as the response does) in this process."""
+    """row_chunks + csv_lines (+ encode, as the response does) in this process."""
     import django
 
     django.setup()
-    from audit import exports, selectors
     from audit.models import LogState
+    from audit.workspace import exports, selectors
 
     size = LogState.objects.values_list("size", flat=True).get(id=1)
 

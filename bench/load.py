@@ -493,7 +493,7 @@ def main() -> int:
         django.setup()
         from django.db import connections
 
-        from audit import services
+        from audit.log import services
         from bench.common import ensure_reference_data
 
         integration, first_key = ensure_reference_data()

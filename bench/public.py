@@ -10,7 +10,7 @@
    (db.sqlite3 with its secret, signing and target keys, e.g. a copy of one made by
    `bench/verify.py --keep`; the benchmark writes to it, so point it at a copy); `--keep DIR`
    builds or tops up the log in DIR as bench/verify.py does (through
-   `audit.services.record_queries`, 1000 parsed queries per call); without either, a temporary
+   `audit.log.services.record_queries`, 1000 parsed queries per call); without either, a temporary
    directory is built (about 20 minutes at 1M entries here). The demo spending (contracts and
    expenditures, `reports.demo.seed_spending`) is loaded if the database has no contracts, and a
    tree head is published if the log grew past the latest one. `collectstatic` runs into a
@@ -85,8 +85,9 @@ def prepare(entries: int, build_allowed: bool, seed: int, reset_rollup: bool) ->
     from django.db import connections
     from django.utils import timezone
 
-    from audit import selectors, services
     from audit.models import LogState
+    from audit.transparency import selectors
+    from audit.transparency.services import publish_tree_head
     from reports import demo
     from reports.models import Contract, Expenditure, PublicRollup, PublicRollupState
 
@@ -99,7 +100,7 @@ def prepare(entries: int, build_allowed: bool, seed: int, reset_rollup: bool) ->
         facts["built"], facts["build_seconds"] = build(entries, seed)
     if not Contract.objects.exists():
         facts["spending_rows"] = demo.seed_spending(today=timezone.localdate())
-    head = services.publish_tree_head(force=True)
+    head = publish_tree_head(force=True)
     facts["published_head"] = head.tree_size if head else None
     if reset_rollup:
         PublicRollup.objects.all().delete()
@@ -121,9 +122,11 @@ def record_and_publish(count: int, seed: int) -> int:
     """Record `count` realistic queries (as the API does) and publish a head; returns its size."""
     from django.db import connections
 
-    from audit import selectors, services
+    from audit.log.parsing import parse_queries
+    from audit.log.services import record_queries, technology_query_types
     from audit.models import LogState
-    from audit.parsing import parse_queries
+    from audit.transparency import selectors
+    from audit.transparency.services import publish_tree_head
     from bench.common import AGENCY, QueryFactory, ensure_reference_data
 
     integration, _ = ensure_reference_data()
@@ -131,12 +134,12 @@ def record_and_publish(count: int, seed: int) -> int:
     factory = QueryFactory(seed + size, total=size + count)
     queries, _ = parse_queries(
         factory.batch(size, count),
-        technologies=services.technology_query_types(),
+        technologies=technology_query_types(),
         default_agency=AGENCY,
     )
-    services.record_queries(integration=integration, queries=queries)
+    record_queries(integration=integration, queries=queries)
     # record_queries may already have published one (a head is due after each interval).
-    services.publish_tree_head()
+    publish_tree_head()
     head = selectors.latest_tree_head()
     connections.close_all()
     if head is None or head.tree_size != size + count:

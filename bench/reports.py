@@ -6,7 +6,7 @@
 
 1. Two SQLite databases are built with `manage.py seed_demo --queries N --seed 1
    --demo-password <random>` (two years of demo data ending today, recorded through
-   `audit.services.record_queries`, rollups kept in the same transactions), each in its own
+   `audit.log.services.record_queries`, rollups kept in the same transactions), each in its own
    SIGHTLINE_DATA_DIR: a temporary directory, or DIR/entries-N with --keep, reused on later runs
    (a directory whose build did not finish is wiped and rebuilt). `collectstatic` runs into the
    same directory first: with DEBUG off every page needs the static manifest. Building is timed

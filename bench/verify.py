@@ -3,19 +3,17 @@
     .venv/bin/python bench/verify.py [--entries 1000000] [--keep DIR] [--samples 200] [--json]
 
 1. A log of N entries is built in a SQLite database (a temporary one, or DIR with --keep, which
-   is reused and only topped up on later runs) through `audit.services.record_queries`, 1000
-   parsed queries (`audit.parsing.parse_queries`, as the API does) per call; a tree head is
+   is reused and only topped up on later runs) through `audit.log.services.record_queries`, 1000
+   parsed queries (`audit.log.parsing.parse_queries`, as the API does) per call; a tree head is
    published. Building is not timed.
-2. `audit.verification.verify_log()` (what `manage.py verify_log` runs) is timed in-process.
-   It checks the log in units of 2**15 entries in worker processes (one per core); its CPU time
-   is this process's plus its workers' (getrusage of the reaped children). Where it uses the C
-   leaf hashing (`make native`, audit/native) it is timed again with that turned off
-   (SIGHTLINE_NATIVE=0), for comparison. On PostgreSQL the script first runs ANALYZE, as
-   autovacuum would on a live server.
+2. `verify_log()` (audit.transparency.verification; what `manage.py verify_log` runs) is timed
+   in-process. It checks the log in units of 2**15 entries in worker processes (one per core);
+   its CPU time is this process's plus its workers' (getrusage of the reaped children). On
+   PostgreSQL the script first runs ANALYZE, as autovacuum would on a live server.
 3. The public leaves' canonical bytes are recomputed into memory (not timed), then only a
    straightforward hashlib RFC 6962 root over them is timed: SHA-256(0x00 || leaf) for every
    leaf, then SHA-256(0x01 || left || right) level by level. The two roots must agree.
-4. `audit.selectors.root_at(size)` and `audit.selectors.inclusion_proof(i, size)` are each called
+4. `root_at(size)` and `inclusion_proof(i, size)` (audit.transparency.selectors) are each called
    ~200 times (random leaves) at size 1,000 and at size N in the same database; medians and the
    ratio N/1k are printed.
 
@@ -70,9 +68,9 @@ def build(target: int, seed: int) -> tuple[int, float]:
     """Top the log up to `target` entries; returns (entries added, seconds)."""
     from tqdm import tqdm
 
-    from audit import services
+    from audit.log.parsing import parse_queries
+    from audit.log.services import record_queries, technology_query_types
     from audit.models import LogState
-    from audit.parsing import parse_queries
     from bench.common import AGENCY, ensure_reference_data
 
     integration, _ = ensure_reference_data()
@@ -80,7 +78,7 @@ def build(target: int, seed: int) -> tuple[int, float]:
     if size >= target:
         return 0, 0.0
     first = size
-    technologies = services.technology_query_types()
+    technologies = technology_query_types()
     factory = QueryFactory(seed + size, total=target)
     started = time.perf_counter()
     with tqdm(
@@ -91,7 +89,7 @@ def build(target: int, seed: int) -> tuple[int, float]:
             queries, _ = parse_queries(
                 factory.batch(size, count), technologies=technologies, default_agency=AGENCY
             )
-            services.record_queries(integration=integration, queries=queries)
+            record_queries(integration=integration, queries=queries)
             size += count
             bar.update(count)
     return size - first, time.perf_counter() - started
@@ -99,10 +97,10 @@ def build(target: int, seed: int) -> tuple[int, float]:
 
 def leaf_bytes() -> list[bytes]:
     """Canonical JSON of every public leaf, in order, recomputed from the stored rows."""
+    from sightline_verifier import leaf as leaves
+    from sightline_verifier.merkle import canonical_json
     from tqdm import tqdm
 
-    from audit import leaves
-    from audit.merkle import canonical_json
     from audit.models import QueryLogEntry
 
     if hasattr(leaves, "entry_leaf_bytes"):
@@ -177,16 +175,17 @@ def main() -> int:
 
     from django.db import connection
 
-    from audit import selectors, services
     from audit.models import LogState
-    from audit.verification import LogVerificationError, hashes_leaves_in_c, verify_log
+    from audit.transparency import selectors
+    from audit.transparency.services import publish_tree_head
+    from audit.transparency.verification import LogVerificationError, verify_log
 
     info = machine_info()
     print("Sightline verify benchmark: verify_log vs pure-hashlib RFC 6962 root; proof latency")
     print_machine(info)
 
     added, build_s = build(args.entries, args.seed)
-    services.publish_tree_head(force=True)
+    publish_tree_head(force=True)
     if connection.vendor == "postgresql":
         # Fresh statistics, as autovacuum keeps them on a live server: right after a bulk load
         # they lag, and the planner sorted the entries instead of walking the primary key.
@@ -213,14 +212,6 @@ def main() -> int:
     own1, children1 = cpu_seconds()
     verify_own_cpu, verify_workers_cpu = own1 - own0, children1 - children0
     verify_cpu = verify_own_cpu + verify_workers_cpu
-    in_c = hashes_leaves_in_c()
-    python_s = None
-    if in_c:  # the same check with the leaves hashed in Python, for comparison
-        os.environ["SIGHTLINE_NATIVE"] = "0"
-        t0 = time.perf_counter()
-        verify_log()
-        python_s = time.perf_counter() - t0
-        del os.environ["SIGHTLINE_NATIVE"]
 
     t0 = time.perf_counter()
     leaves = leaf_bytes()
@@ -249,13 +240,6 @@ def main() -> int:
         f"verify_log():        {verified.size} entries in {verify_s:.2f} s "
         f"({verify_s / verified.size * 1e6:.1f} us/entry, {verified.heads_checked} heads checked)"
     )
-    if in_c:
-        print(
-            f"leaf hashing:        in C (audit/native); with it off (SIGHTLINE_NATIVE=0) "
-            f"verify_log took {python_s:.2f} s, {python_s / hashlib_s:.1f}x"
-        )
-    else:
-        print("leaf hashing:        in Python (audit/native is not built, or turned off)")
     print(
         f"hashlib RFC 6962:    {size} leaves ({leaf_mb:.0f} MB) in {hashlib_s:.2f} s "
         f"({hashlib_s / size * 1e6:.2f} us/leaf; median of "
@@ -310,8 +294,6 @@ def main() -> int:
                     "hashlib_seconds": round(hashlib_s, 3),
                     "hashlib_runs_seconds": [round(wall, 3) for wall, _ in runs],
                     "ratio": round(ratio, 2),
-                    "leaf_hashing": "c" if in_c else "python",
-                    "python_leaves_seconds": None if python_s is None else round(python_s, 3),
                     "verify_cpu_seconds": round(verify_cpu, 3),
                     "verify_worker_cpu_seconds": round(verify_workers_cpu, 3),
                     "hashlib_cpu_seconds": round(hashlib_cpu, 3),

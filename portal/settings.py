@@ -225,7 +225,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "audit.api.exception_handler",
+    "EXCEPTION_HANDLER": "audit.api.views.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sightline API",

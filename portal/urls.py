@@ -17,7 +17,7 @@ urlpatterns = [
     path("accounts/two-factor/verify/", twofactor.verify, name=twofactor.VERIFY),
     path("accounts/", include("django.contrib.auth.urls")),
     path("language/<str:code>/", views.switch_language, name="switch-language"),
-    path("api/v1/", include("audit.api_urls")),
+    path("api/v1/", include("audit.api.urls")),
     path("api/v1/", include("reports.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

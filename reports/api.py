@@ -8,8 +8,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit import selectors as log_selectors
-from audit.schema import NOT_PUBLISHED, PUBLIC_ERRORS
+from audit.api.schema import NOT_PUBLISHED, PUBLIC_ERRORS
+from audit.transparency import selectors as log_selectors
 from reports.snapshots import public_statistics, snapshot_for
 
 

@@ -9,53 +9,281 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 
-from audit import selectors as log_selectors
-from reports.models import Expenditure, PublicRollup
+from audit.models import Scope
+from audit.transparency import selectors as log_selectors
+from reports.formatting import plain_amount
+from reports.models import Contract, Expenditure, PublicRollup
 from reports.periods import fiscal_year_of
 from reports.public import cell
 from reports.selectors import FACILITY
 
 CHUNK = 1000
 
-LEAF_FIELDS = [
-    "v",
-    "date",
-    "technology",
-    "query_type",
-    "agency",
-    "on_behalf_of_present",
-    "offense_category",
-    "case_number_present",
-    "supervisor_present",
-    "scope",
-    "private_commitment",
-]
-LEAF_COLUMNS = ["sequence", *LEAF_FIELDS, "leaf_hash"]
-DAILY_COLUMNS = [
-    "date",
-    "technology",
-    "agency",
-    "offense_category",
-    "scope",
-    "queries",
-    "with_case_number",
-    "with_supervisor",
-    "on_behalf_of_another_agency",
-]
-SPENDING_COLUMNS = [
-    "date",
-    "fiscal_year",
-    "technology",
-    "vendor",
-    "contract",
-    "funding_source",
-    "council_resolution",
-    "amount_usd",
-    "description",
-]
+
+# --- The downloads and their columns: one definition for the data dictionary page, the CSV
+# headers and the Data Package (datapackage.json) with its Table Schemas. ------------------------
+
+HEX64 = "[0-9a-f]{64}"  # Table Schema patterns are whole-value regular expressions
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a download: its Table Schema type, its meaning and its constraints."""
+
+    name: str
+    type: str  # a Table Schema type: integer, number, string, boolean, date, object
+    description: str
+    constraints: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # other Table Schema field properties
+
+    def table_schema(self) -> dict:
+        described = {"name": self.name, "type": self.type, "description": str(self.description)}
+        if self.constraints:
+            described["constraints"] = self.constraints
+        return {**described, **self.extra}
+
+
+@dataclass(frozen=True)
+class Download:
+    """One open-data file, described once for the page, the package and the CSV header."""
+
+    name: str  # the resource name in the package; the dictionary's table id
+    url_name: str
+    path: str  # relative to /open-data/, where the package is published
+    title: str
+    description: str
+    format: str
+    mediatype: str
+    columns: tuple[Column, ...] = ()  # empty for a file that is not a table
+    primary_key: tuple[str, ...] = ()
+    signed: bool = True  # matches the signed tree head (else: the spending records)
+
+    @property
+    def header(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+
+REQUIRED = {"required": True}
+BOOLEAN = {"trueValues": ["true"], "falseValues": ["false"]}
+COUNT = {"required": True, "minimum": 0}
+SCOPES = {"required": True, "enum": [value for value, _label in Scope.choices]}
+TECHNOLOGY = _("The technology's identifier: face-recognition, license-plate-reader or nibin.")
+CATEGORY = _("NIBRS offense group of the query's offense code, or 'unspecified'.")
+SCOPE = _("Whose data was searched: local, regional or national.")
+
+LEAVES_CSV = Download(
+    name="leaves",
+    url_name="reports:leaves-csv",
+    path="leaves.csv",
+    title=_("Public leaves (one row per query)"),
+    description=_(
+        "Every query in the latest signed tree head, one row each, with only its public fields. "
+        "Hashing each row's leaf and building the Merkle tree gives the signed root hash."
+    ),
+    format="csv",
+    mediatype="text/csv",
+    columns=(
+        Column(
+            "sequence",
+            "integer",
+            _("The query's position in the log, from 0; the leaf index."),
+            {"required": True, "unique": True, "minimum": 0},
+        ),
+        Column("v", "integer", _("Leaf format version (1)."), {"required": True, "enum": [1]}),
+        Column(
+            "date", "date", _("Local date of the query (no time of day is published)."), REQUIRED
+        ),
+        Column("technology", "string", TECHNOLOGY, REQUIRED),
+        Column(
+            "query_type",
+            "string",
+            _("The kind of search, for example plate-search or photo-probe."),
+            REQUIRED,
+        ),
+        Column("agency", "string", _("Code of the agency that asked for the search."), REQUIRED),
+        Column(
+            "on_behalf_of_present",
+            "boolean",
+            _("true when it was made on behalf of another agency."),
+            REQUIRED,
+            BOOLEAN,
+        ),
+        Column("offense_category", "string", CATEGORY, REQUIRED),
+        Column(
+            "case_number_present",
+            "boolean",
+            _("true when a case number was recorded."),
+            REQUIRED,
+            BOOLEAN,
+        ),
+        Column(
+            "supervisor_present",
+            "boolean",
+            _("true when a supervisor approved the search."),
+            REQUIRED,
+            BOOLEAN,
+        ),
+        Column("scope", "string", SCOPE, SCOPES),
+        Column(
+            "private_commitment",
+            "string",
+            _(
+                "SHA-256 of a random salt and the fields that stay private (names, case "
+                "number, reason, target). It seals them without revealing them."
+            ),
+            {"required": True, "pattern": HEX64},
+        ),
+        Column(
+            "leaf_hash",
+            "string",
+            _("SHA-256 of a zero byte and the leaf's canonical JSON (RFC 6962 leaf hash)."),
+            {"required": True, "pattern": HEX64},
+        ),
+    ),
+    primary_key=("sequence",),
+)
+
+LEAVES_JSONL = Download(
+    name="leaves-jsonl",
+    url_name="reports:leaves-jsonl",
+    path="leaves.jsonl",
+    title=_("Public leaves (JSON Lines)"),
+    description=_(
+        "The same leaves as JSON, one object per line, exactly as the public log API returns "
+        "each entry: the leaf object holds the CSV's columns from v to private_commitment."
+    ),
+    format="jsonl",
+    mediatype="application/jsonl",
+    columns=(
+        LEAVES_CSV.columns[0],
+        Column(
+            "leaf",
+            "object",
+            _("The public leaf: the CSV's columns from v to private_commitment."),
+            REQUIRED,
+        ),
+        LEAVES_CSV.columns[-1],
+    ),
+    primary_key=("sequence",),
+)
+
+DAILY_CSV = Download(
+    name="daily",
+    url_name="reports:daily-csv",
+    path="daily.csv",
+    title=_("Daily counts"),
+    description=_(
+        "Queries per local date, technology, requesting agency, offense category and scope, "
+        "counted from the public leaves of the latest signed tree head."
+    ),
+    format="csv",
+    mediatype="text/csv",
+    columns=(
+        Column("date", "date", _("Local date."), REQUIRED),
+        Column("technology", "string", TECHNOLOGY, REQUIRED),
+        Column("agency", "string", _("Requesting agency code."), REQUIRED),
+        Column("offense_category", "string", CATEGORY, REQUIRED),
+        Column("scope", "string", SCOPE, SCOPES),
+        Column(
+            "queries",
+            "integer",
+            _("Number of queries (leaves) with these values on that date."),
+            COUNT,
+        ),
+        Column(
+            "with_case_number", "integer", _("Of those, how many recorded a case number."), COUNT
+        ),
+        Column(
+            "with_supervisor",
+            "integer",
+            _("Of those, how many had a supervisor's approval."),
+            COUNT,
+        ),
+        Column(
+            "on_behalf_of_another_agency",
+            "integer",
+            _("Of those, how many were made for another agency."),
+            COUNT,
+        ),
+    ),
+    primary_key=("date", "technology", "agency", "offense_category", "scope"),
+)
+
+SPENDING_CSV = Download(
+    name="spending",
+    url_name="reports:spending-csv",
+    path="spending.csv",
+    title=_("Spending (one row per payment)"),
+    description=_("Every payment under every contract for the center and its technologies."),
+    format="csv",
+    mediatype="text/csv",
+    columns=(
+        Column(
+            "payment_id",
+            "integer",
+            _("The payment's number in the city's records."),
+            {"required": True, "unique": True, "minimum": 1},
+        ),
+        Column("date", "date", _("Date paid."), REQUIRED),
+        Column(
+            "fiscal_year",
+            "string",
+            _("The city's fiscal year of the payment: FY and the year it ends in."),
+            {"required": True, "pattern": "FY[0-9]{4}"},
+        ),
+        Column(
+            "technology",
+            "string",
+            _("The technology, or rtcc-facility for the shared center."),
+            REQUIRED,
+        ),
+        Column("vendor", "string", _("Who was paid."), REQUIRED),
+        Column("contract", "string", _("The contract paid under."), REQUIRED),
+        Column(
+            "funding_source",
+            "string",
+            _("general-fund, grant, asset-forfeiture or other."),
+            {"required": True, "enum": [value for value, _label in Contract.FundingSource.choices]},
+        ),
+        Column(
+            "council_resolution",
+            "string",
+            _("The council resolution approving the contract (empty when none was entered)."),
+        ),
+        Column(
+            "amount_usd",
+            "number",
+            _("Amount paid, in US dollars: two decimals, no symbol, no thousands separators."),
+            REQUIRED,
+        ),
+        Column("description", "string", _("What the payment was for.")),
+    ),
+    primary_key=("payment_id",),
+    signed=False,
+)
+
+TREE_HEAD = Download(
+    name="tree-head",
+    url_name="reports:tree-head-json",
+    path="tree-head.json",
+    title=_("The signed tree head (JSON)"),
+    description=_(
+        "The size, root hash, time and Ed25519 signature of the log that the leaves and the "
+        "daily counts match."
+    ),
+    format="json",
+    mediatype="application/json",
+)
+
+DOWNLOADS = (LEAVES_CSV, LEAVES_JSONL, DAILY_CSV, SPENDING_CSV, TREE_HEAD)
+# The data dictionary of /open-data/: the tables among the downloads (the JSON Lines file holds
+# the same leaves as the CSV).
+DICTIONARY = (LEAVES_CSV, DAILY_CSV, SPENDING_CSV)
+LEAF_FIELDS = LEAVES_CSV.header[1:-1]
 
 
 def _csv_lines(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
@@ -94,7 +322,7 @@ def leaves_csv(tree_size: int) -> Iterator[str]:
         ]
         for entry in _leaves(tree_size)
     )
-    return _csv_lines(LEAF_COLUMNS, rows)
+    return _csv_lines(LEAVES_CSV.header, rows)
 
 
 def leaves_jsonl(tree_size: int) -> Iterator[str]:
@@ -122,7 +350,7 @@ def daily_csv() -> Iterator[str]:
         )
         .iterator(chunk_size=2000)
     )
-    return _csv_lines(DAILY_COLUMNS, (_daily_row(row) for row in rows))
+    return _csv_lines(DAILY_CSV.header, (_daily_row(row) for row in rows))
 
 
 def _daily_row(row: tuple) -> list:
@@ -138,6 +366,7 @@ def spending_csv() -> Iterator[str]:
     )
     rows = (
         [
+            p.id,
             p.date.isoformat(),
             f"FY{fiscal_year_of(p.date)}",
             p.contract.technology.slug if p.contract.technology else FACILITY,
@@ -145,72 +374,9 @@ def spending_csv() -> Iterator[str]:
             p.contract.title,
             p.contract.funding_source,
             p.contract.council_resolution,
-            f"{p.amount:.2f}",
+            plain_amount(p.amount),
             p.description,
         ]
         for p in payments
     )
-    return _csv_lines(SPENDING_COLUMNS, rows)
-
-
-# The data dictionary shown on /open-data/: (file, fields with their meaning).
-DICTIONARY = [
-    {
-        "id": "leaves",
-        "title": _("Public leaves (one row per query)"),
-        "fields": [
-            ("sequence", _("The query's position in the log, from 0; the leaf index.")),
-            ("v", _("Leaf format version (1).")),
-            ("date", _("Local date of the query (no time of day is published).")),
-            ("technology", _("face-recognition, license-plate-reader or nibin.")),
-            ("query_type", _("The kind of search, for example plate-search or photo-probe.")),
-            ("agency", _("Code of the agency that asked for the search.")),
-            ("on_behalf_of_present", _("true when it was made on behalf of another agency.")),
-            ("offense_category", _("NIBRS offense group, or 'unspecified'.")),
-            ("case_number_present", _("true when a case number was recorded.")),
-            ("supervisor_present", _("true when a supervisor approved the search.")),
-            ("scope", _("Whose data was searched: local, regional or national.")),
-            (
-                "private_commitment",
-                _(
-                    "SHA-256 of a random salt and the fields that stay private (names, case "
-                    "number, reason, target). It seals them without revealing them."
-                ),
-            ),
-            (
-                "leaf_hash",
-                _("SHA-256 of a zero byte and the leaf's canonical JSON (RFC 6962 leaf hash)."),
-            ),
-        ],
-    },
-    {
-        "id": "daily",
-        "title": _("Daily counts"),
-        "fields": [
-            ("date", _("Local date.")),
-            ("technology", _("The technology.")),
-            ("agency", _("Requesting agency code.")),
-            ("offense_category", _("NIBRS offense group, or 'unspecified'.")),
-            ("scope", _("local, regional or national.")),
-            ("queries", _("Number of queries (leaves) with these values on that date.")),
-            ("with_case_number", _("Of those, how many recorded a case number.")),
-            ("with_supervisor", _("Of those, how many had a supervisor's approval.")),
-            ("on_behalf_of_another_agency", _("Of those, how many were made for another agency.")),
-        ],
-    },
-    {
-        "id": "spending",
-        "title": _("Spending (one row per payment)"),
-        "fields": [
-            ("date", _("Date paid.")),
-            ("fiscal_year", _("The city's fiscal year of the payment.")),
-            ("technology", _("The technology, or rtcc-facility for the shared center.")),
-            ("vendor", _("Who was paid.")),
-            ("contract", _("The contract paid under.")),
-            ("funding_source", _("general-fund, grant, asset-forfeiture or other.")),
-            ("council_resolution", _("The council resolution approving the contract.")),
-            ("amount_usd", _("Amount paid, in US dollars.")),
-            ("description", _("What the payment was for.")),
-        ],
-    },
-]
+    return _csv_lines(SPENDING_CSV.header, rows)

@@ -102,3 +102,138 @@ def year_earlier(period: Period) -> Period:
     if period.kind == "year":
         return calendar_year(period.start.year - 1)
     return custom(add_months(period.start, -12), add_months(period.end, -12))
+
+
+# --- Periods still in progress -----------------------------------------------------------------
+#
+# A period that has not ended yet is counted only up to its last whole day, and every earlier
+# period it is compared with is cut to the same span: five months of a fiscal year are compared
+# with the same five months of earlier years, never with whole years.
+
+COMPLETE, IN_PROGRESS, NOT_STARTED = "complete", "in-progress", "not-started"
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """An earlier period a report compares with, and the heading of its change column."""
+
+    period: Period
+    change_label: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a report counts for a chosen period and what it compares it with, on a given day.
+
+    `current` is the chosen period, or its span so far when it is in progress; `earlier` holds
+    one or two earlier periods of the same span (one when the previous period and the same
+    period a year earlier are the same, as for years); `completed` is the latest whole period of
+    the chosen kind, offered when the chosen one is not complete.
+    """
+
+    chosen: Period
+    current: Period
+    earlier: tuple[Earlier, ...]
+    status: str
+    completed: Period | None
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status == IN_PROGRESS
+
+
+def status(period: Period, today: date) -> str:
+    """COMPLETE once the period's last day is over, NOT_STARTED before its first day, else
+    IN_PROGRESS."""
+    if period.end < today:
+        return COMPLETE
+    return NOT_STARTED if today < period.start else IN_PROGRESS
+
+
+def last_whole_day(period: Period, today: date) -> date:
+    """The last day of an in-progress period whose counts are final: yesterday, or today when
+    the period began today (there is no whole day yet)."""
+    return max(period.start, today - timedelta(days=1))
+
+
+def to_date(period: Period, through: date) -> Period:
+    """The period from its start to `through`, labelled as a span so far."""
+    if period.kind == "custom":
+        return Period(period.start, through, custom(period.start, through).label, "custom")
+    return Period(period.start, through, _so_far_label(period, through), period.kind)
+
+
+def _so_far_label(whole: Period, through: date) -> str:
+    return f"{whole.label} to {through.strftime('%b')} {through.day}"
+
+
+def same_span(period: Period, earlier: Period, span: Period, *, by_days: bool = False) -> Period:
+    """The part of `earlier` (a whole period before `period`) that matches `span`, the part of
+    `period` counted so far: the same start, and an end moved back by as many calendar months
+    as `earlier` starts before `period` (or by as many days, with `by_days`)."""
+    if span == period:
+        return earlier
+    if by_days:
+        end = span.end - (period.start - earlier.start)
+    else:
+        shift = _month_index(earlier.start) - _month_index(period.start)
+        end = add_months(span.end, shift)
+    end = min(end, earlier.end)
+    if earlier.kind == "custom":
+        return Period(earlier.start, end, custom(earlier.start, end).label, "custom")
+    return Period(earlier.start, end, _so_far_label(earlier, end), earlier.kind)
+
+
+def _month_index(day: date) -> int:
+    return day.year * 12 + day.month
+
+
+def latest_completed(period: Period, today: date) -> Period | None:
+    """The most recent whole period of the same kind that ended before `today`; for a custom
+    range in progress, the range up to yesterday (None when it has no whole day yet)."""
+    if period.kind == "month":
+        return previous(month(today.year, today.month))
+    if period.kind == "quarter":
+        return previous(quarter(today.year, (today.month - 1) // 3 + 1))
+    if period.kind == "fiscal-year":
+        return fiscal_year(fiscal_year_of(today) - 1)
+    if period.kind == "year":
+        return calendar_year(today.year - 1)
+    yesterday = today - timedelta(days=1)
+    return custom(period.start, yesterday) if period.start <= yesterday else None
+
+
+def compare(period: Period, today: date) -> Comparison:
+    """The comparison a report of `period` makes on `today` (see `Comparison`)."""
+    state = status(period, today)
+    current = to_date(period, last_whole_day(period, today)) if state == IN_PROGRESS else period
+    # The previous custom range is as many days just before; every other earlier period is a
+    # whole number of months before (a year earlier: twelve).
+    before = same_span(period, previous(period), current, by_days=period.kind == "custom")
+    year = same_span(period, year_earlier(period), current)
+    if before == year:
+        earlier: tuple[Earlier, ...] = (Earlier(before, "Change"),)
+    else:
+        earlier = (Earlier(before, "Change"), Earlier(year, "Change on year"))
+    return Comparison(
+        chosen=period,
+        current=current,
+        earlier=earlier,
+        status=state,
+        completed=None if state == COMPLETE else latest_completed(period, today),
+    )
+
+
+def picker_params(period: Period) -> dict[str, str]:
+    """The period picker's query parameters that choose `period` (for one-click links)."""
+    if period.kind == "fiscal-year":
+        return {"kind": period.kind, "year": str(fiscal_year_of(period.start))}
+    if period.kind == "year":
+        return {"kind": period.kind, "year": str(period.start.year)}
+    if period.kind == "quarter":
+        number = (period.start.month - 1) // 3 + 1
+        return {"kind": period.kind, "year": str(period.start.year), "quarter": str(number)}
+    if period.kind == "month":
+        year, number = str(period.start.year), str(period.start.month)
+        return {"kind": period.kind, "year": year, "month": number}
+    return {"kind": "custom", "start": period.start.isoformat(), "end": period.end.isoformat()}

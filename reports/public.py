@@ -21,8 +21,8 @@ from django.utils.formats import date_format
 from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 
-from audit import selectors as log_selectors
 from audit.models import QueryLogEntry, QueryOutcome, SignedTreeHead, Technology
+from audit.transparency import selectors as log_selectors
 from reports import selectors
 from reports.models import Contract, PublicRollup, PublicRollupState
 from reports.periods import Period, add_months, fiscal_year, fiscal_year_of

@@ -2,7 +2,7 @@
 
 from django.dispatch import receiver
 
-from audit import signals
+from audit.log import signals
 from audit.models import QueryOutcome
 from reports.models import FlagRollup, SliceRollup
 from reports.rollups import Tally

@@ -11,31 +11,35 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from audit.flags import ALL_FLAGS, staffed_hours
+from audit.flags.rules import ALL_FLAGS, staffed_hours
+from audit.log.nibrs import VIOLENT_CATEGORIES
 from audit.models import AuditReview, QueryOutcome
-from audit.nibrs import VIOLENT_CATEGORIES
 from reports import selectors
+from reports.formatting import dollars, plain_amount
 from reports.models import Contract
-from reports.periods import Period, fiscal_year, fiscal_year_of, previous, year_earlier
+from reports.periods import Comparison, Period, fiscal_year, fiscal_year_of
 
 COLORS = ["#0b5394", "#b45f06", "#38761d", "#741b47", "#45818e", "#7f6000", "#3d3d3d"]
 
 
 @dataclass
 class Table:
+    """One table of a report. Cells are values, not text: a `Decimal` is money, an `int` a
+    count; pages write them with `reports.formatting`, the CSV as plain numbers."""
+
     id: str
     title: str
     columns: list[str]
     rows: list[list]
     chart: str = ""  # "bar", "stacked", "line" or "" for no chart
-    note: str = ""
+    note: str = ""  # how the figures are counted, shown beside the table
     numeric_from: int = 1  # columns from this index on are numbers
 
     def csv(self) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(self.columns)
-        writer.writerows(["" if v is None else v for v in row] for row in self.rows)
+        writer.writerows([_plain(v) for v in row] for row in self.rows)
         return out.getvalue()
 
     def figure(self) -> dict | None:
@@ -43,13 +47,14 @@ class Table:
         if not self.chart or not self.rows:
             return None
         x = [str(row[0]) for row in self.rows]
-        traces = []
+        traces, money = [], False
         for index in range(self.numeric_from, len(self.columns)):
             y = [_number(row[index]) for row in self.rows]
             if all(value is None for value in y):
                 continue  # a text column (change, share, yes/no): shown in the table only
             if self.chart == "stacked" and self.columns[index] == "Total":
                 continue  # the stack itself shows the total
+            money = money or any(isinstance(row[index], Decimal) for row in self.rows)
             traces.append(
                 {
                     "type": "scatter" if self.chart == "line" else "bar",
@@ -59,21 +64,34 @@ class Table:
                     "marker": {"color": COLORS[(index - self.numeric_from) % len(COLORS)]},
                 }
             )
-        return {
-            "data": traces,
-            "layout": {
-                "barmode": "stack" if self.chart == "stacked" else "group",
-                "margin": {"t": 10, "r": 10, "b": 80, "l": 60},
-                "height": 320,
-                "legend": {"orientation": "h"},
-                "font": {"family": "system-ui, sans-serif"},
-            },
+        layout = {
+            "barmode": "stack" if self.chart == "stacked" else "group",
+            "margin": {"t": 10, "r": 10, "b": 80, "l": 60},
+            "height": 320,
+            "legend": {"orientation": "h"},
+            "font": {"family": "system-ui, sans-serif"},
+            "xaxis": {"type": "category", "automargin": True},
+            # Counts with thousands separators; money in short dollars ($2.15M), like the
+            # short form of reports.formatting.dollars.
+            "yaxis": {"tickformat": "$~s", "automargin": True}
+            if money
+            else {"tickformat": ",~r", "automargin": True},
         }
+        return {"data": traces, "layout": layout}
+
+
+def _plain(value):
+    """A cell as the CSV writes it: money with two decimals, no symbol or separators."""
+    if value is None:
+        return ""
+    return plain_amount(value) if isinstance(value, Decimal) else value
 
 
 def _number(value):
     if isinstance(value, Decimal):
         return float(value)  # for drawing only; tables and CSV keep the exact Decimal
+    if isinstance(value, bool):
+        return None
     return value if isinstance(value, int | float) else None
 
 
@@ -95,21 +113,34 @@ def _share(part: int, whole: int) -> str:
     return f"{part * 100 / whole:.1f}%" if whole else "-"
 
 
-def _compared(keys: list, now: dict, before: dict, year: dict) -> list:
-    return [
-        [
-            *key,
-            now.get(key, 0),
-            before.get(key, 0),
-            _change(now.get(key, 0), before.get(key, 0)),
-            year.get(key, 0),
-            _change(now.get(key, 0), year.get(key, 0)),
-        ]
-        for key in keys
-    ]
+def _compared(keys: list, now: dict, *earlier: dict) -> list:
+    """Rows of `key..., now, then for each earlier period: its value and the change`."""
+    rows = []
+    for key in keys:
+        row = [*key, now.get(key, 0)]
+        for before in earlier:
+            row += [before.get(key, 0), _change(now.get(key, 0), before.get(key, 0))]
+        rows.append(row)
+    return rows
 
 
-COMPARE = ["This period", "Previous period", "Change", "Year earlier", "Change on year"]
+def _compare_columns(comparison: Comparison) -> list[str]:
+    """Headings of the compared columns: the periods by name, and the change from each."""
+    columns = [comparison.current.label]
+    for earlier in comparison.earlier:
+        columns += [earlier.period.label, earlier.change_label]
+    return columns
+
+
+CHANGE_NOTE = (
+    "Change is (this period - earlier period) / earlier period, rounded to a whole percent; "
+    '"new" when the earlier period had none.'
+)
+QUERY_NOTE = (
+    "One query is one search an operator ran with a technology, posted to the log by the "
+    "center's software when it was made; it is counted on the local (Birmingham) date it was "
+    "made."
+)
 
 
 class _Reads:
@@ -131,28 +162,41 @@ class _Reads:
         return remembered
 
 
-def council_report(period: Period) -> list[Section]:
-    """All sections of the council report for a period, compared with two earlier periods."""
+def council_report(comparison: Comparison) -> list[Section]:
+    """All sections of the council report for a period (or its span so far, when it is still in
+    progress), compared with the same span of one or two earlier periods."""
     reads = _Reads()
-    before, year = previous(period), year_earlier(period)
     names = reads.technology_names()
     return [
-        _usage(reads, period, before, year, names),
-        _compliance(reads, period, before, year),
-        _outcomes(reads, period, names),
-        _spending(reads, period, names),
+        _usage(reads, comparison, names),
+        _compliance(reads, comparison),
+        _outcomes(reads, comparison.current, names),
+        _spending(reads, comparison, names),
     ]
 
 
-def _usage(reads, period, before, year, names) -> Section:
+def _spans(comparison: Comparison) -> list[Period]:
+    return [comparison.current, *(e.period for e in comparison.earlier)]
+
+
+def _usage(reads, comparison: Comparison, names) -> Section:
     section = Section("usage", "How often, for what and by whom")
-    by_tech = [reads.usage_by(p, "technology") for p in (period, before, year)]
+    period, spans = comparison.current, _spans(comparison)
+    compare_columns = _compare_columns(comparison)
+    by_tech = [reads.usage_by(p, "technology") for p in spans]
     keys = sorted(set().union(*by_tech), key=lambda k: names.get(k[0], k[0]))
     rows = _compared(keys, *by_tech)
     for row in rows:
         row[0] = names.get(row[0], row[0])
     section.tables.append(
-        Table("by-technology", "Queries by technology", ["Technology", *COMPARE], rows, "bar")
+        Table(
+            "by-technology",
+            "Queries by technology",
+            ["Technology", *compare_columns],
+            rows,
+            "bar",
+            note=f"{QUERY_NOTE} {CHANGE_NOTE}",
+        )
     )
 
     monthly = reads.usage_by_month(period)
@@ -168,10 +212,12 @@ def _usage(reads, period, before, year, names) -> Section:
             ["Month", *(names.get(s, s) for s in slugs), "Total"],
             month_rows,
             "stacked",
+            note="Queries per calendar month, by local date. A month cut by the start or end "
+            "of the period counts only its days inside the period.",
         )
     )
 
-    by_type = [reads.usage_by(p, "technology", "query_type") for p in (period, before, year)]
+    by_type = [reads.usage_by(p, "technology", "query_type") for p in spans]
     rows = _compared(sorted(set().union(*by_type)), *by_type)
     for row in rows:
         row[0] = names.get(row[0], row[0])
@@ -179,39 +225,44 @@ def _usage(reads, period, before, year, names) -> Section:
         Table(
             "by-query-type",
             "Queries by type",
-            ["Technology", "Query type", *COMPARE],
+            ["Technology", "Query type", *compare_columns],
             rows,
             numeric_from=2,
+            note="Queries by the kind of search the operator chose, for example a plate "
+            "search or a partial-plate search. " + CHANGE_NOTE,
         )
     )
 
-    by_category = [reads.usage_by(p, "offense_category") for p in (period, before, year)]
+    by_category = [reads.usage_by(p, "offense_category") for p in spans]
     total = sum(by_category[0].values())
     keys = sorted(by_category[0], key=lambda k: -by_category[0][k])
     rows = [
-        [
-            key[0],
-            by_category[0][key],
-            _share(by_category[0][key], total),
-            by_category[1].get(key, 0),
-            by_category[2].get(key, 0),
-        ]
+        [key[0], by_category[0][key], _share(by_category[0][key], total)]
+        + [counts.get(key, 0) for counts in by_category[1:]]
         for key in keys
     ]
     violent = sum(n for key, n in by_category[0].items() if key[0] in VIOLENT_CATEGORIES)
     homicide = by_category[0].get(("Homicide Offenses",), 0)
     section.facts.append(
-        f"{_share(violent, total)} of queries were for violent-crime investigations "
-        f"(homicide, assault, robbery, sex offenses, kidnapping, trafficking); "
-        f"{_share(homicide, total)} for homicide investigations."
+        f"{_share(violent, total)} of queries ({violent:,} of {total:,}) were for violent-crime "
+        f"investigations (homicide, assault, robbery, sex offenses, kidnapping, trafficking); "
+        f"{_share(homicide, total)} ({homicide:,}) for homicide investigations."
     )
     section.tables.append(
         Table(
             "by-offense",
             "What it is used for: queries by offense category",
-            ["Offense category", "Queries", "Share", "Previous period", "Year earlier"],
+            [
+                "Offense category",
+                comparison.current.label,
+                "Share",
+                *(e.period.label for e in comparison.earlier),
+            ],
             rows,
             "bar",
+            note="Queries by the NIBRS offense group of the offense code entered with the "
+            "query (unspecified when none was entered). Share is the category's queries as a "
+            "percentage of all queries in the period.",
         )
     )
 
@@ -227,6 +278,8 @@ def _usage(reads, period, before, year, names) -> Section:
             ["Unit", "Queries", "Flagged", "Share flagged"],
             rows,
             "bar",
+            note="Queries by the unit the operator belongs to today. Flagged counts the "
+            "queries that raised at least one policy flag; share flagged is flagged / queries.",
         )
     )
 
@@ -250,6 +303,8 @@ def _usage(reads, period, before, year, names) -> Section:
             rows,
             "bar",
             numeric_from=2,
+            note="Queries by the agency that asked for the search. The last column counts the "
+            "searches made on behalf of a different agency than the one asking.",
         )
     )
 
@@ -261,8 +316,8 @@ def _usage(reads, period, before, year, names) -> Section:
     ]
     outside = sum(r[1] for r in rows if r[2] == "no")
     section.facts.append(
-        f"{_share(outside, sum(hours.values()))} of queries were made outside the staffed "
-        f"hours ({settings.SIGHTLINE_STAFFED_HOURS})."
+        f"{_share(outside, sum(hours.values()))} of queries ({outside:,}) were made outside the "
+        f"staffed hours ({settings.SIGHTLINE_STAFFED_HOURS})."
     )
     section.tables.append(
         Table(
@@ -271,39 +326,49 @@ def _usage(reads, period, before, year, names) -> Section:
             ["Hour", "Queries", "Staffed"],
             rows,
             "bar",
+            note="Queries by the local hour they were made (03:00 counts 3:00 to 3:59 a.m.). "
+            f"Staffed: inside the center's staffed hours ({settings.SIGHTLINE_STAFFED_HOURS}).",
         )
     )
     return section
 
 
-def _compliance(reads, period, before, year) -> Section:
+def _compliance(reads, comparison: Comparison) -> Section:
     section = Section("compliance", "How well the rules are kept")
-    totals = [reads.usage_totals(p) for p in (period, before, year)]
-    flags = [reads.flag_counts(p) for p in (period, before, year)]
+    period, spans = comparison.current, _spans(comparison)
+    totals = [reads.usage_totals(p) for p in spans]
+    flags = [reads.flag_counts(p) for p in spans]
     rows = []
     for flag in ALL_FLAGS:
         now = flags[0].get((flag,), 0)
+        earlier = zip(flags[1:], totals[1:], strict=True)
         rows.append(
-            [
-                flag,
-                now,
-                _share(now, totals[0]["queries"]),
-                _share(flags[1].get((flag,), 0), totals[1]["queries"]),
-                _share(flags[2].get((flag,), 0), totals[2]["queries"]),
-            ]
+            [flag, now, _share(now, totals[0]["queries"])]
+            + [_share(counts.get((flag,), 0), total["queries"]) for counts, total in earlier]
         )
+    before = comparison.earlier[0].period
     section.facts.append(
-        f"{_share(totals[0]['flagged'], totals[0]['queries'])} of queries raised at least one "
-        f"policy flag ({_share(totals[1]['flagged'], totals[1]['queries'])} the period before); "
+        f"{_share(totals[0]['flagged'], totals[0]['queries'])} of queries "
+        f"({totals[0]['flagged']:,} of {totals[0]['queries']:,}) raised at least one policy flag "
+        f"({_share(totals[1]['flagged'], totals[1]['queries'])} in {before.label}); "
         f"{_share(totals[0]['with_case_number'], totals[0]['queries'])} carried a case number."
     )
     section.tables.append(
         Table(
             "flags",
             "Share of queries with each policy flag",
-            ["Flag", "Queries", "Share", "Share, previous period", "Share, year earlier"],
+            [
+                "Flag",
+                "Queries",
+                "Share",
+                *(f"Share, {e.period.label}" for e in comparison.earlier),
+            ],
             rows,
             "bar",
+            note="A flag marks a possible policy breach, found automatically from the query and "
+            "the policy in force (for example a missing case number); an auditor reviews it. "
+            "Queries counts the queries with the flag; share is those as a percentage of all "
+            "queries in the period. One query can raise several flags.",
         )
     )
 
@@ -321,19 +386,36 @@ def _compliance(reads, period, before, year) -> Section:
             ["Month", "Queries", *ALL_FLAGS[:5]],
             rows,
             "line",
+            note="All queries, and the queries raising each documentation flag, per calendar "
+            "month of the period.",
         )
     )
 
     reviews = reads.reviews_by_finding(period)
     rows = [[label, reviews.get(value, 0)] for value, label in AuditReview.Finding.choices]
-    section.facts.append(f"{sum(reviews.values())} audit reviews were recorded in the period.")
+    section.facts.append(f"{sum(reviews.values()):,} audit reviews were recorded in the period.")
     section.tables.append(
-        Table("reviews", "Audit reviews and their findings", ["Finding", "Reviews"], rows, "bar")
+        Table(
+            "reviews",
+            "Audit reviews and their findings",
+            ["Finding", "Reviews"],
+            rows,
+            "bar",
+            note="Reviews auditors recorded during the period (by the date they recorded them), "
+            "by finding. A later review of the same query is counted again.",
+        )
     )
     return section
 
 
-def _outcomes(reads, period, names) -> Section:
+OUTCOME_NOTE = (
+    "Queries made in the period with each outcome that the investigating unit reported later, "
+    "counted once per query and outcome. One query can have several outcomes, and many have "
+    "none reported yet, so recent periods grow as reports arrive."
+)
+
+
+def _outcomes(reads, period: Period, names) -> Section:
     section = Section("outcomes", "Does it help solve cases?")
     kinds = QueryOutcome.Kind
     by_tech = reads.outcome_counts(period, "technology")
@@ -349,6 +431,7 @@ def _outcomes(reads, period, names) -> Section:
             ["Technology", *kinds.labels],
             rows,
             "bar",
+            note=OUTCOME_NOTE,
         )
     )
     by_category = reads.outcome_counts(period, "offense_category")
@@ -362,8 +445,9 @@ def _outcomes(reads, period, names) -> Section:
     ]
     homicide_leads = by_category.get(("lead", "Homicide Offenses"), 0)
     section.facts.append(
-        f"{homicide_leads} queries in homicide investigations produced a lead; "
-        f"{by_category.get(('cleared', 'Homicide Offenses'), 0)} were followed by a cleared case."
+        f"{homicide_leads:,} queries in homicide investigations produced a lead; "
+        f"{by_category.get(('cleared', 'Homicide Offenses'), 0):,} were followed by a cleared "
+        "case."
     )
     section.tables.append(
         Table(
@@ -372,28 +456,68 @@ def _outcomes(reads, period, names) -> Section:
             ["Offense category", "Leads", "Arrests", "Charged", "Cleared", "False matches"],
             rows,
             "bar",
+            note=OUTCOME_NOTE,
         )
     )
     return section
 
 
-def _spending(reads, period, names) -> Section:
+def fiscal_years_of(period: Period) -> list[int]:
+    """The fiscal years a period touches, in order."""
+    return list(range(fiscal_year_of(period.start), fiscal_year_of(period.end) + 1))
+
+
+def _spending(reads, comparison: Comparison, names) -> Section:
     section = Section("spending", "What it costs")
+    period = comparison.current
     label = {**names, selectors.FACILITY: "Shared RTCC facility"}
     sources = dict(Contract.FundingSource.choices)
+    years = fiscal_years_of(period)
+    spans = [fiscal_year(fy) for fy in years]
+    section.facts.append(
+        f"This section covers payments dated {period.start:%B} {period.start.day}, "
+        f"{period.start.year} to {period.end:%B} {period.end.day}, {period.end.year}, which fall "
+        f"in {' and '.join(f'FY{fy}' for fy in years)} (fiscal years run from "
+        f"{spans[0].start:%B} {spans[0].start.day} to {spans[0].end:%B} {spans[0].end.day})."
+    )
+
+    paid = [reads.expenditures(p) for p in _spans(comparison)]
+    keys = sorted(set().union(*paid), key=lambda k: (label.get(k[0], k[0]), k[1]))
+    rows = _compared(keys, *paid)
+    for row in rows:
+        row[0], row[1] = label.get(row[0], row[0]), sources.get(row[1], row[1])
+    total_now = sum(paid[0].values(), Decimal("0.00"))
+    section.facts.append(f"{dollars(total_now)} was paid in the period.")
+    section.tables.append(
+        Table(
+            "spending-in-period",
+            "Paid in the period, by what it paid for and funding source (US dollars)",
+            ["For", "Funding source", *_compare_columns(comparison)],
+            rows,
+            "",
+            numeric_from=2,
+            note="US dollars paid under the city's contracts, counted on the date each payment "
+            "was made. " + CHANGE_NOTE,
+        )
+    )
+
     by_year = reads.spending_by_fiscal_year()
     rows = [
         [f"FY{fy}", label.get(slug, slug), sources.get(source, source), amount]
         for (fy, slug, source), amount in sorted(by_year.items())
+        if fy in years
     ]
     section.tables.append(
         Table(
             "spending-by-year",
-            "Spending by fiscal year, technology and funding source",
+            "Paid in the whole fiscal years of the period, by technology and funding source",
             ["Fiscal year", "For", "Funding source", "Amount (USD)"],
             rows,
             "",
             numeric_from=3,
+            note=f"US dollars paid in each whole fiscal year the period touches "
+            f"({', '.join(f'FY{fy}' for fy in years)}), including payments before or after the "
+            "period's dates.",
         )
     )
     rows = [
@@ -403,27 +527,32 @@ def _spending(reads, period, names) -> Section:
             label.get(c.technology.slug if c.technology else selectors.FACILITY),
             sources[c.funding_source],
             c.total_value,
+            c.paid_in_period,
             c.spent,
             c.remaining,
         ]
-        for c in reads.contracts_with_spending()
+        for c in reads.contracts_in_force(period)
     ]
     section.tables.append(
         Table(
             "contracts",
-            "Contract commitments and payments to date",
+            "Contracts in force during the period: commitments and payments (US dollars)",
             [
                 "Contract",
                 "Vendor",
                 "For",
                 "Funding source",
                 "Committed",
+                "Paid in period",
                 "Paid to date",
                 "Remaining",
             ],
             rows,
             "",
             numeric_from=4,
+            note="Contracts whose term overlaps the period. Committed is the contract's total "
+            "value; paid in period counts payments dated in the period; paid to date every "
+            "payment so far; remaining is committed minus paid to date.",
         )
     )
     costs = reads.cost_per_query(period)
@@ -434,7 +563,7 @@ def _spending(reads, period, names) -> Section:
     section.tables.append(
         Table(
             "cost-per-query",
-            "Cost per query and per lead in the period",
+            "Cost per query and per lead in the period (US dollars)",
             [
                 "Technology",
                 "Cost in period (USD)",
@@ -445,13 +574,11 @@ def _spending(reads, period, names) -> Section:
             ],
             rows,
             "",
+            note="A technology's cost is what was paid in the period under its own contracts "
+            "plus a share of the payments for the shared center, in proportion to its share of "
+            "all queries in the period. Cost per lead divides that cost by the queries that "
+            "produced a reported lead. Payments are counted on the date they were made.",
         )
-    )
-    section.tables[-1].note = (
-        "Method: a technology's cost is what was paid in the period under its own contracts "
-        "plus a share of the payments for the shared center, in proportion to its share of all "
-        "queries in the period. Cost per lead divides that cost by the queries that produced a "
-        "reported lead. Payments are counted on the date they were made."
     )
     return section
 
@@ -459,6 +586,14 @@ def _spending(reads, period, names) -> Section:
 def default_period(today) -> Period:
     """The fiscal year holding `today`."""
     return fiscal_year(fiscal_year_of(today))
+
+
+ANNUAL_NOTES = {
+    "query_type": "Queries by the kind of search the operator chose; share is the type's "
+    "queries as a percentage of the year's queries.",
+    "offense_category": "Queries by the NIBRS offense group of the offense code entered with "
+    "the query (unspecified when none was entered); share as a percentage of the year's queries.",
+}
 
 
 def annual_report(technology, fy: int) -> list[Section]:
@@ -471,7 +606,7 @@ def annual_report(technology, fy: int) -> list[Section]:
     with_case = _share(totals["with_case_number"], totals["queries"])
     with_supervisor = _share(totals["with_supervisor"], totals["queries"])
     use.facts.append(
-        f"{totals['queries']} queries in FY{fy}; {with_case} with a case number; "
+        f"{totals['queries']:,} queries in FY{fy}; {with_case} with a case number; "
         f"{with_supervisor} with a supervisor's approval recorded."
     )
     monthly = selectors.usage_by_month(period)
@@ -482,6 +617,7 @@ def annual_report(technology, fy: int) -> list[Section]:
             ["Month", "Queries"],
             [[m.strftime("%Y-%m"), monthly.get((m, slug), 0)] for m in period.months()],
             "bar",
+            note=QUERY_NOTE,
         )
     )
     for dimension, title, label in (
@@ -493,7 +629,16 @@ def annual_report(technology, fy: int) -> list[Section]:
             [key[0], n, _share(n, totals["queries"])]
             for key, n in sorted(counts.items(), key=lambda kv: -kv[1])
         ]
-        use.tables.append(Table(dimension, title, [label, "Queries", "Share"], rows, "bar"))
+        use.tables.append(
+            Table(
+                dimension,
+                title,
+                [label, "Queries", "Share"],
+                rows,
+                "bar",
+                note=ANNUAL_NOTES[dimension],
+            )
+        )
     units = selectors.flagged_by_unit(period, slug)
     use.tables.append(
         Table(
@@ -505,6 +650,8 @@ def annual_report(technology, fy: int) -> list[Section]:
                 for u, (n, f) in sorted(units.items(), key=lambda kv: -kv[1][0])
             ],
             "bar",
+            note="Queries by the unit the operator belongs to today; flagged counts those that "
+            "raised at least one policy flag.",
         )
     )
 
@@ -525,6 +672,8 @@ def annual_report(technology, fy: int) -> list[Section]:
             rows,
             "",
             numeric_from=3,
+            note="Queries by the agency that asked for the search, and whether the search was "
+            "made on behalf of a different agency.",
         )
     )
     scopes = selectors.usage_by(period, "scope", technology=slug)
@@ -535,6 +684,8 @@ def annual_report(technology, fy: int) -> list[Section]:
             ["Scope", "Queries"],
             [[k[0], n] for k, n in sorted(scopes.items())],
             "bar",
+            note="Queries by whose data was searched: local (the city's own), regional "
+            "(partner centers) or national.",
         )
     )
 
@@ -550,6 +701,9 @@ def annual_report(technology, fy: int) -> list[Section]:
                 for f in ALL_FLAGS
             ],
             "bar",
+            note="Queries raising each possible policy breach found automatically from the "
+            "query and the policy in force; share is those as a percentage of the year's "
+            "queries. One query can raise several flags.",
         )
     )
     reviews = selectors.reviews_by_finding(period, slug)
@@ -560,6 +714,7 @@ def annual_report(technology, fy: int) -> list[Section]:
             ["Finding", "Reviews"],
             [[label, reviews.get(value, 0)] for value, label in AuditReview.Finding.choices],
             "bar",
+            note="Reviews auditors recorded during the fiscal year, by finding.",
         )
     )
 
@@ -572,6 +727,7 @@ def annual_report(technology, fy: int) -> list[Section]:
             ["Outcome", "Count"],
             [[label, outcomes.get((value,), 0)] for value, label in QueryOutcome.Kind.choices],
             "bar",
+            note=OUTCOME_NOTE,
         )
     )
 
@@ -585,13 +741,16 @@ def annual_report(technology, fy: int) -> list[Section]:
             f"Paid in FY{fy} under {technology.name} contracts",
             ["Funding source", "Amount (USD)"],
             own,
+            note="US dollars paid during the fiscal year under this technology's own contracts, "
+            "by the contract's funding source; the shared center's costs are not included.",
         )
     )
     per_query = selectors.cost_per_query(period).get(slug)
     if per_query:
+        each = per_query["per_query"]
         cost.facts.append(
             f"Including its share of the shared center's costs, FY{fy} cost "
-            f"${per_query['cost']:,} for {per_query['queries']} queries"
-            + (f" (${per_query['per_query']:,} per query)." if per_query["per_query"] else ".")
+            f"{dollars(per_query['cost'])} for {per_query['queries']:,} queries"
+            + (f" ({dollars(each)} per query)." if each else ".")
         )
     return [use, sharing, audit, results, cost]

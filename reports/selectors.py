@@ -242,6 +242,26 @@ def contracts_with_spending() -> list[Contract]:
     return contracts
 
 
+def contracts_in_force(period: Period) -> list[Contract]:
+    """Contracts whose term overlaps the period, each with `paid_in_period` (payments dated in
+    the period), `spent` (paid to date) and `remaining` commitment."""
+    in_period = Q(expenditures__date__range=(period.start, period.end))
+    contracts = list(
+        Contract.objects.filter(start_date__lte=period.end, end_date__gte=period.start)
+        .select_related("vendor", "technology")
+        .annotate(
+            spent=Sum("expenditures__amount"),
+            paid_in_period=Sum("expenditures__amount", filter=in_period),
+        )
+        .order_by("start_date", "title", "id")
+    )
+    for contract in contracts:
+        contract.spent = contract.spent or Decimal("0.00")
+        contract.paid_in_period = contract.paid_in_period or Decimal("0.00")
+        contract.remaining = contract.total_value - contract.spent
+    return contracts
+
+
 def cost_per_query(period: Period) -> dict[str, dict]:
     """Cost per query and per lead for each technology in the period (method on the page).
 

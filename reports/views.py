@@ -1,6 +1,7 @@
 """Pages of the reports app. Thin: each picks its period, asks report/selectors, renders."""
 
 from pathlib import Path
+from urllib.parse import urlencode
 
 import plotly
 from csp.decorators import csp_update
@@ -14,8 +15,8 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
-from audit import selectors as log_selectors
 from audit.models import Technology
+from audit.transparency import selectors as log_selectors
 from portal.cache import public_page_cache
 from portal.roles import AUDITOR, COUNCIL, RoleRequiredMixin
 from reports import open_data, periods, public, report
@@ -269,7 +270,8 @@ def tree_head_download(request):
 
 @with_charts
 class CouncilReportView(RoleRequiredMixin, TableReportMixin, TemplateView):
-    """Usage, compliance, outcomes and spending for a period, with two comparisons."""
+    """Usage, compliance, outcomes and spending for a period, compared with the same span of
+    earlier periods (a period still in progress: its days so far against the same days)."""
 
     allowed_roles = (COUNCIL, AUDITOR)
     template_name = "reports/council.html"
@@ -284,29 +286,36 @@ class CouncilReportView(RoleRequiredMixin, TableReportMixin, TemplateView):
             )
         return form, form.period()
 
+    def comparison(self) -> periods.Comparison:
+        if not hasattr(self, "_comparison"):
+            self._comparison = periods.compare(self.period()[1], timezone.localdate())
+        return self._comparison
+
     def file_label(self) -> str:
-        _, period = self.period()
-        return f"{period.start}_to_{period.end}"
+        current = self.comparison().current
+        return f"{current.start}_to_{current.end}"
 
     def sections(self):
         if not hasattr(self, "_sections"):
-            self._sections = report.council_report(self.period()[1])
+            self._sections = report.council_report(self.comparison())
         return self._sections
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         form, period = self.period()
+        comparison = self.comparison()
+        completed = comparison.completed
         context.update(
             form=form,
             period=period,
-            previous=periods.previous(period),
-            year_earlier=periods.year_earlier(period),
+            comparison=comparison,
+            completed=completed,
+            completed_query=urlencode(periods.picker_params(completed)) if completed else "",
             sections=self.sections(),
             technologies=Technology.objects.all(),
-            fiscal_year=periods.fiscal_year_of(period.end),
+            fiscal_year=periods.fiscal_year_of(comparison.current.end),
             query=self.request.GET.urlencode(),
             today=timezone.localdate(),
-            in_progress=period.end >= timezone.localdate(),
         )
         return context
 

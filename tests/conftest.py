@@ -8,9 +8,9 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from audit.db import create_append_only_triggers, drop_append_only_triggers
+from audit.log.db import create_append_only_triggers, drop_append_only_triggers
+from audit.log.reference import install_reference_data, install_spanish_text
 from audit.models import LogState, Technology
-from audit.reference import install_reference_data, install_spanish_text
 from portal.roles import ROLES
 from tests.factories import AgencyFactory, IntegrationFactory
 

@@ -2,7 +2,7 @@
 
 import factory
 
-from audit import services
+from audit.log import services
 from audit.models import Agency, Certification, Operator, Technology
 
 

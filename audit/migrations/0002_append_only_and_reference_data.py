@@ -2,8 +2,8 @@
 
 from django.db import migrations
 
-from audit.db import create_append_only_triggers, drop_append_only_triggers
-from audit.reference import install_reference_data
+from audit.log.db import create_append_only_triggers, drop_append_only_triggers
+from audit.log.reference import install_reference_data
 
 
 # Frozen here: later migrations protect the tables they create.

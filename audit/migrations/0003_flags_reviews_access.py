@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from audit.db import create_append_only_triggers, drop_append_only_triggers
+from audit.log.db import create_append_only_triggers, drop_append_only_triggers
 
 TABLES = ("audit_auditreview", "audit_accessrecord")
 

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-from audit.reference import install_spanish_text
+from audit.log.reference import install_spanish_text
 
 
 def add_spanish_text(apps, schema_editor):

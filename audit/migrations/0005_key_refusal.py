@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from audit.db import create_append_only_triggers, drop_append_only_triggers
+from audit.log.db import create_append_only_triggers, drop_append_only_triggers
 
 TABLES = ("audit_keyrefusal",)
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from audit import services
-from audit.parsing import QueryInput
+from audit.log import services
+from audit.log.parsing import QueryInput
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from audit.log.parsing import QueryInput, fingerprint_target
 from audit.models import LogState, MerkleNode, QueryFlag, QueryLogEntry
-from audit.parsing import QueryInput, fingerprint_target
 
 LPR = "license-plate-reader"
 FACE = "face-recognition"

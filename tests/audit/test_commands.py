@@ -11,8 +11,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from audit import demo
-from audit.db import create_append_only_triggers, drop_append_only_triggers
+from audit.log import demo
+from audit.log.db import create_append_only_triggers, drop_append_only_triggers
 from audit.models import (
     Agency,
     Integration,
@@ -22,7 +22,7 @@ from audit.models import (
     QueryOutcome,
     SignedTreeHead,
 )
-from audit.verification import verify_log
+from audit.transparency.verification import verify_log
 from reports.models import Contract
 
 TODAY = "2026-01-15"

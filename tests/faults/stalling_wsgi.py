@@ -10,7 +10,7 @@ from django.core.wsgi import get_wsgi_application
 
 application = get_wsgi_application()
 
-from audit import signals  # noqa: E402  (after Django is set up)
+from audit.log import signals  # noqa: E402  (after Django is set up)
 
 MARKER = Path(os.environ["FAULT_MARKER"])
 

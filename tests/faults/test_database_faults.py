@@ -19,8 +19,8 @@ from django.conf import settings
 from django.db import OperationalError, close_old_connections, connection
 
 from audit.models import QueryLogEntry
-from audit.services import publish_tree_head
-from audit.verification import verify_log
+from audit.transparency.services import publish_tree_head
+from audit.transparency.verification import verify_log
 from tests.audit.queries import log_snapshot as snapshot
 
 URL = "/api/v1/queries/"

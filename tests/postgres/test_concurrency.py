@@ -11,7 +11,7 @@ from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from audit.models import LogState, MerkleNode, QueryLogEntry, SignedTreeHead
-from audit.verification import verify_log
+from audit.transparency.verification import verify_log
 from tests.factories import AgencyFactory, IntegrationFactory
 
 
@@ -121,7 +121,7 @@ def test_concurrent_posts_on_sqlite_are_gapless(log_db):
 def test_concurrent_readers_count_a_new_head_once(log_db):
     """Visitors arriving together after a new head all bring the public counts up to it; the
     state row's lock makes exactly one of them count the new entries."""
-    from audit.services import publish_tree_head
+    from audit.transparency.services import publish_tree_head
     from reports.models import PublicRollup
     from reports.public import advance_public_rollup
 

@@ -4,9 +4,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from audit import services
+from audit.log import services
+from audit.log.parsing import QueryInput, fingerprint_target
 from audit.models import Integration, QueryLogEntry
-from audit.parsing import QueryInput, fingerprint_target
 
 CHICAGO = ZoneInfo("America/Chicago")
 LPR = "license-plate-reader"

@@ -13,8 +13,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from audit import services
 from audit.models import Technology
+from audit.workspace import services
 from reports import periods
 from reports.models import AnnualStatement, Contract, Expenditure, Vendor
 from tests.reports.helpers import FACE, LPR, NIBIN, QueryMaker, local_time

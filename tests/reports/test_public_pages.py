@@ -14,10 +14,10 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
+from sightline_verifier.merkle import TreeBuilder
 
-from audit import services
-from audit.merkle import TreeBuilder
 from audit.models import QueryLogEntry, Technology
+from audit.transparency import services
 from reports.models import Contract, Expenditure, PublicRollup, PublicRollupState
 from reports.public import advance_public_rollup
 from tests.factories import OperatorFactory

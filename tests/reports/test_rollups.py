@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from audit import services
+from audit.flags.services import reflag
+from audit.log.services import OutcomeInput, record_outcomes
 from audit.models import Operator, QueryFlag, QueryLogEntry, QueryOutcome, Scope, Technology
 from reports import periods, rollups, selectors
 from reports.models import FlagRollup, HourRollup, OperatorRollup, UsageRollup
@@ -333,10 +334,8 @@ def run_example(maker: QueryMaker, data) -> None:
             label=label,
         )
         if outcomes:
-            services.record_outcomes(
-                outcomes=[
-                    services.OutcomeInput(seq, kind, maker.integration) for seq, kind in outcomes
-                ]
+            record_outcomes(
+                outcomes=[OutcomeInput(seq, kind, maker.integration) for seq, kind in outcomes]
             )
 
     add_outcomes("outcomes")
@@ -351,7 +350,7 @@ def run_example(maker: QueryMaker, data) -> None:
             start = data.draw(st.dates(date(2025, 5, 25), date(2026, 8, 5)), label="from")
             end = start + timedelta(days=data.draw(st.integers(0, 450), label="days"))
         flags_before = set(QueryFlag.objects.values_list("entry_id", "flag"))
-        services.reflag(start=start, end=end)
+        reflag(start=start, end=end)
         flags_after = set(QueryFlag.objects.values_list("entry_id", "flag"))
         flagged = {seq for seq, _ in flags_before} ^ {seq for seq, _ in flags_after}
         event(f"reflag changed flags: {flags_before != flags_after}; flagged: {bool(flagged)}")
@@ -397,7 +396,7 @@ def test_reflag_after_a_policy_change_keeps_rollups_equal_to_a_rebuild(maker: Qu
     assert selectors.usage_totals(march)["flagged"] == 2
 
     Technology.objects.filter(slug=LPR).update(requires_case_number=False)
-    reflagged = services.reflag(start=date(2026, 3, 1), end=date(2026, 3, 31))
+    reflagged = reflag(start=date(2026, 3, 1), end=date(2026, 3, 31))
     assert reflagged == 3
     # Only March was re-flagged: the April LPR entry keeps its flag until it is re-flagged too.
     assert selectors.flag_counts(march) == {("missing-case-number",): 1}
@@ -427,7 +426,7 @@ def test_reflag_back_and_forth_leaves_the_rollups_as_they_were(maker: QueryMaker
     original = snapshot()
     for change in ({"requires_case_number": False}, {"requires_case_number": True}):
         Technology.objects.filter(slug__in=[LPR, FACE]).update(**change)
-        services.reflag(start=date(2026, 1, 1), end=date(2026, 12, 31))
+        reflag(start=date(2026, 1, 1), end=date(2026, 12, 31))
     assert snapshot() == original
     rollups.rebuild()
     assert snapshot() == original
@@ -479,7 +478,7 @@ def test_reflag_after_an_operator_changes_unit_keeps_unit_counts_consistent(make
 
     Operator.objects.filter(badge_number="B4242").update(unit="Homicide")
     Technology.objects.filter(slug=LPR).update(requires_case_number=False)
-    services.reflag(start=march.start, end=march.end)
+    reflag(start=march.start, end=march.end)
 
     assert selectors.usage_totals(march)["flagged"] == 0
     by_unit = selectors.flagged_by_unit(march)

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit import services
+from audit.log import services
 from audit.models import Agency
 
 

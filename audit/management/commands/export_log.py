@@ -6,9 +6,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from audit import exports, selectors
 from audit.management.dates import period_from_options
 from audit.models import LogState
+from audit.workspace import exports, selectors
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from audit import services
+from audit.transparency import services
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from audit import services
+from audit.flags import services
 from audit.management.dates import period_from_options
 from audit.models import QueryLogEntry
 

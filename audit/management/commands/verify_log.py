@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from audit.models import LogState
-from audit.verification import LogVerificationError, hashes_leaves_in_c, verify_log
+from audit.transparency.verification import LogVerificationError, verify_log
 
 
 class Command(BaseCommand):
@@ -18,9 +18,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, no_progress: bool, verbosity: int, **options):
         total = LogState.objects.values_list("size", flat=True).first() or 0
-        if verbosity >= 2:
-            where = "in C (audit/native)" if hashes_leaves_in_c() else "in Python"
-            self.stderr.write(f"Leaf hashing: {where}")
         with tqdm(
             total=total, unit="entry", desc="Verifying", file=self.stderr, disable=no_progress
         ) as bar:

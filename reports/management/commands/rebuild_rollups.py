@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from audit.models import LogState
-from audit.selectors import latest_tree_size
+from audit.transparency.selectors import latest_tree_size
 from reports import public, rollups
 
 

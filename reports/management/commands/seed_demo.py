@@ -8,9 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from audit import demo as log_demo
-from audit import selectors, services
+from audit.log import demo as log_demo
 from audit.models import Agency, LogState
+from audit.transparency import selectors, services
 from portal.roles import ensure_demo_users
 from reports import demo as spending_demo
 from reports.public import advance_public_rollup

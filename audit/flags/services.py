@@ -1,0 +1,49 @@
+"""Writes of policy flags: flagging new entries and re-flagging under today's policies."""
+
+from collections.abc import Callable
+from datetime import date
+
+from django.db import transaction
+
+from audit.flags import rules as flags
+from audit.log import signals
+from audit.models import (
+    QueryFlag,
+    QueryLogEntry,
+)
+
+
+def flag_new_entries(entries: list) -> dict[int, list[str]]:
+    """Compute and store the flags of entries that have none stored; returns them by sequence."""
+    found = flags.flags_for_entries(entries)
+    QueryFlag.objects.bulk_create(
+        [QueryFlag(entry_id=seq, flag=flag) for seq, names in found.items() for flag in names],
+        batch_size=2000,
+    )
+    return found
+
+
+def reflag(*, start: date, end: date, progress: Callable[[int], None] = lambda n: None) -> int:
+    """Recompute the flags of every entry dated start..end (local dates) under today's policies.
+
+    Works in chunks, each in its own transaction, so the log stays writable meanwhile.
+    Returns the number of entries re-flagged.
+    """
+    sequences = QueryLogEntry.objects.filter(local_date__range=(start, end)).order_by("sequence")
+    done = 0
+    last = -1
+    while True:
+        chunk = list(sequences.filter(sequence__gt=last).values_list("sequence", flat=True)[:1000])
+        if not chunk:
+            return done
+        with transaction.atomic():
+            before = flags.stored_flags(chunk)
+            QueryFlag.objects.filter(entry_id__in=chunk).delete()
+            entries = list(QueryLogEntry.objects.filter(sequence__in=chunk))
+            after = flag_new_entries(entries)
+            signals.flags_replaced.send(
+                sender=QueryFlag, entries=entries, before=before, after=after
+            )
+        done += len(chunk)
+        last = chunk[-1]
+        progress(len(chunk))

@@ -1,0 +1,273 @@
+"""The log itself: the append-only base, technologies and their policies, agencies, operators,
+integrations, and the query log with its outcomes."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import AbstractAPIKey
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or remove a row of an append-only table."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Queryset whose bulk edit paths refuse to run (the database triggers refuse them too)."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only: update refused.")
+
+    def delete(self):
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only: delete refused.")
+
+    # bulk_update goes through update(); keep the message specific anyway.
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only: update refused.")
+
+
+class AppendOnlyModel(models.Model):
+    """A model whose rows, once written, are never changed or removed."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} rows are append-only: update refused.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{type(self).__name__} rows are append-only: delete refused.")
+
+
+class Scope(models.TextChoices):
+    """Whose data a query searched."""
+
+    LOCAL = "local", _("Local")
+    REGIONAL = "regional", _("Regional")
+    NATIONAL = "national", _("National")
+
+
+class Technology(models.Model):
+    """A surveillance technology the center runs, with the policy that governs its use."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("In use")
+        PILOT = "pilot", _("Pilot")
+        SUSPENDED = "suspended", _("Suspended")
+        PROHIBITED = "prohibited", _("Prohibited")
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(help_text=_("Plain-language description for the public."))
+    collects = models.TextField(blank=True, help_text=_("What it collects."))
+    does_not_collect = models.TextField(blank=True, help_text=_("What it does not collect."))
+    retention_days = models.PositiveIntegerField(default=365)
+    vendor_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    query_types = models.JSONField(default=list, help_text=_("Allowed query types (slugs)."))
+
+    # The policy in force; every change is recorded by django-auditlog.
+    policy_text = models.TextField(blank=True)
+    requires_case_number = models.BooleanField(default=True)
+    requires_supervisor_approval = models.BooleanField(default=False)
+    allowed_offense_categories = models.JSONField(
+        default=list, blank=True, help_text=_("NIBRS offense groups allowed; empty allows any.")
+    )
+    min_justification_length = models.PositiveSmallIntegerField(default=20)
+    daily_volume_threshold = models.PositiveIntegerField(
+        default=50, help_text=_("Queries per operator per day above which a query is flagged.")
+    )
+    repeated_target_limit = models.PositiveSmallIntegerField(
+        default=5,
+        help_text=_("Searches of one target by one operator allowed within the window below."),
+    )
+    repeated_target_days = models.PositiveSmallIntegerField(default=30)
+
+    # The public text in Spanish (the public pages ship in English and Spanish); an empty
+    # translation falls back to the English text.
+    name_es = models.CharField(_("name (Spanish)"), max_length=100, blank=True)
+    description_es = models.TextField(_("description (Spanish)"), blank=True)
+    collects_es = models.TextField(_("what it collects (Spanish)"), blank=True)
+    does_not_collect_es = models.TextField(_("what it does not collect (Spanish)"), blank=True)
+    policy_text_es = models.TextField(_("policy text (Spanish)"), blank=True)
+
+    TRANSLATED = ("name", "description", "collects", "does_not_collect", "policy_text")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "technologies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def localized(self, field: str, language: str) -> str:
+        """The public text of a field in a language, the English text when none is given."""
+        if field not in self.TRANSLATED:
+            raise ValueError(f"{field} is not a translated field")
+        if language != "en":
+            translated = getattr(self, f"{field}_{language}", "")
+            if translated:
+                return translated
+        return getattr(self, field)
+
+
+class Agency(models.Model):
+    """A law-enforcement agency: the city's own department or a partner/outside agency."""
+
+    class Kind(models.TextChoices):
+        MUNICIPAL = "municipal", _("Municipal police")
+        COUNTY = "county", _("County")
+        STATE = "state", _("State")
+        FEDERAL = "federal", _("Federal")
+        OTHER = "other", _("Other")
+
+    code = models.CharField(max_length=32, unique=True, help_text=_("Short code, like an ORI."))
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MUNICIPAL)
+    is_home = models.BooleanField(default=False, help_text=_("The city's own department."))
+
+    class Meta:
+        ordering = ["-is_home", "name"]
+        verbose_name_plural = "agencies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_home"], condition=Q(is_home=True), name="one_home_agency"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Operator(models.Model):
+    """A person who runs queries, identified in the log by badge number."""
+
+    badge_number = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    unit = models.CharField(max_length=100, blank=True)
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="operators")
+    is_supervisor = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+    technologies = models.ManyToManyField(
+        Technology, through="Certification", related_name="certified_operators", blank=True
+    )
+
+    class Meta:
+        ordering = ["badge_number"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.badge_number})"
+
+
+class Certification(models.Model):
+    """An operator's training certification on one technology."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.CASCADE)
+    technology = models.ForeignKey(Technology, on_delete=models.PROTECT)
+    certified_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "technology"], name="one_certification")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operator} on {self.technology} since {self.certified_on}"
+
+
+class Integration(AbstractAPIKey):
+    """A machine client (RTCC software, vendor connector) bound to one agency; key stored hashed."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="integrations")
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "integration"
+        verbose_name_plural = "integrations"
+
+
+class QueryLogEntry(AppendOnlyModel):
+    """One query against a surveillance system, as reported by an integration. Append-only.
+
+    Agency, operator and supervisor are kept as the codes the client sent (so an unknown one is
+    still recorded, and flagged); the foreign keys are resolved when the code is known.
+    """
+
+    sequence = models.BigIntegerField(primary_key=True, help_text=_("Merkle leaf index."))
+    recorded_at = models.DateTimeField(help_text=_("Server clock."))
+    occurred_at = models.DateTimeField(help_text=_("Client clock."))
+    local_date = models.DateField(help_text=_("Local date of occurred_at; the public date."))
+    technology = models.ForeignKey(
+        Technology, to_field="slug", on_delete=models.PROTECT, related_name="+"
+    )
+    query_type = models.CharField(max_length=40)
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="+")
+    requesting_agency_code = models.CharField(max_length=32)
+    requesting_agency = models.ForeignKey(
+        Agency, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    on_behalf_of = models.CharField(max_length=200, blank=True)
+    operator_badge = models.CharField(max_length=32)
+    operator = models.ForeignKey(Operator, null=True, on_delete=models.PROTECT, related_name="+")
+    supervisor_badge = models.CharField(max_length=32, blank=True)
+    supervisor = models.ForeignKey(Operator, null=True, on_delete=models.PROTECT, related_name="+")
+    target_fingerprint = models.CharField(max_length=64, blank=True)
+    offense_code = models.CharField(max_length=8, blank=True)
+    offense_category = models.CharField(max_length=64)
+    justification = models.TextField(blank=True)
+    case_number = models.CharField(max_length=64, blank=True)
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.LOCAL)
+    result_count = models.PositiveIntegerField(null=True)
+    client_ref = models.CharField(max_length=128, null=True)
+    salt = models.CharField(max_length=32, help_text=_("16 random bytes, hex."))
+    leaf_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["sequence"]
+        verbose_name = "query log entry"
+        verbose_name_plural = "query log entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "client_ref"],
+                condition=Q(client_ref__isnull=False),
+                name="client_ref_unique_per_integration",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["local_date", "technology"], name="entry_date_tech"),
+            models.Index(fields=["target_fingerprint"], name="entry_target"),
+            models.Index(fields=["operator_badge", "local_date"], name="entry_operator_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.technology_id} {self.query_type}"
+
+
+class QueryOutcome(AppendOnlyModel):
+    """What came of a query, reported later. Append-only: a later outcome adds, never edits."""
+
+    class Kind(models.TextChoices):
+        LEAD = "lead", _("Lead")
+        ARREST = "arrest", _("Arrest")
+        CHARGED = "charged", _("Charged")
+        CLEARED = "cleared", _("Case cleared")
+        NO_MATCH = "no-match", _("No match")
+        FALSE_MATCH = "false-match", _("False match")
+        NOT_USED = "not-used", _("Not used")
+
+    entry = models.ForeignKey(QueryLogEntry, on_delete=models.PROTECT, related_name="outcomes")
+    outcome = models.CharField(max_length=16, choices=Kind.choices)
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField()
+    integration = models.ForeignKey(
+        Integration, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["entry_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} on #{self.entry_id}"
