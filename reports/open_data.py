@@ -6,11 +6,16 @@ published beside them.
 """
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import translation
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from audit.models import Scope
@@ -18,7 +23,6 @@ from audit.transparency import selectors as log_selectors
 from reports.formatting import plain_amount
 from reports.models import Contract, Expenditure, PublicRollup
 from reports.periods import fiscal_year_of
-from reports.public import cell
 from reports.selectors import FACILITY
 
 CHUNK = 1000
@@ -355,7 +359,20 @@ def daily_csv() -> Iterator[str]:
 
 def _daily_row(row: tuple) -> list:
     day, technology, agency, category, scope, *counts = row
-    return [day.isoformat(), technology, agency, category, scope, *(cell(n) for n in counts)]
+    return [day.isoformat(), technology, agency, category, scope, *(_count(n) for n in counts)]
+
+
+def withheld_marker() -> str | None:
+    """What the daily file writes for a count below SIGHTLINE_PUBLIC_MIN_CELL (None when no count
+    is withheld). Always English, whatever the visitor's language: the package's Table Schema
+    declares it as a missing value, so a file and its schema must agree."""
+    limit = settings.SIGHTLINE_PUBLIC_MIN_CELL
+    return f"fewer than {limit}" if limit > 0 else None
+
+
+def _count(n: int) -> int | str:
+    marker = withheld_marker()
+    return marker if marker and 0 < n < settings.SIGHTLINE_PUBLIC_MIN_CELL else n
 
 
 def spending_csv() -> Iterator[str]:
@@ -380,3 +397,88 @@ def spending_csv() -> Iterator[str]:
         for p in payments
     )
     return _csv_lines(SPENDING_CSV.header, rows)
+
+
+# --- The Data Package ---------------------------------------------------------------------------
+
+PACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
+SCHEMA_PROFILE = "https://datapackage.org/profiles/2.0/tableschema.json"
+
+
+def tree_head_json(head) -> bytes:
+    """The signed tree head file, byte for byte as /open-data/tree-head.json serves it (the
+    package carries its SHA-256, so a head and a package can be checked against each other)."""
+    document = log_selectors.tree_head_document(head)
+    return json.dumps(document, cls=DjangoJSONEncoder, indent=2).encode()
+
+
+def _table_schema(download: Download) -> dict:
+    schema = {
+        "$schema": SCHEMA_PROFILE,
+        "fields": [column.table_schema() for column in download.columns],
+        "primaryKey": list(download.primary_key),
+    }
+    marker = withheld_marker() if download is DAILY_CSV else None
+    if marker:
+        schema["missingValues"] = ["", marker]
+    return schema
+
+
+def _resource(download: Download, head) -> dict:
+    resource = {
+        "name": download.name,
+        "path": download.path,
+        "title": str(download.title),
+        "description": str(download.description),
+        "format": download.format,
+        "mediatype": download.mediatype,
+        "encoding": "utf-8",
+    }
+    if download.columns:
+        resource["type"] = "table"
+        resource["schema"] = _table_schema(download)
+    if download is TREE_HEAD:
+        resource["hash"] = f"sha256:{hashlib.sha256(tree_head_json(head)).hexdigest()}"
+    return resource
+
+
+def datapackage(head, *, homepage: str) -> dict:
+    """A Frictionless Data Package (v2) describing every download: a Table Schema for each
+    table, the licence, and the signed tree head that the query files match. Resource paths are
+    relative to /open-data/, where the package is published. Descriptions are in English.
+
+    Without a signed head yet, only the spending file is described.
+    """
+    city = settings.SIGHTLINE_CITY_NAME
+    with translation.override("en"):
+        package = {
+            "$schema": PACKAGE_PROFILE,
+            "name": f"sightline-{slugify(city)}",
+            "title": f"Sightline open data: surveillance technology queries and spending, {city}",
+            "description": (
+                "Every query made with the city's surveillance technologies (public fields "
+                "only), daily counts of them, and every payment for the technologies. No file "
+                "contains a name, badge number, case number, plate, written reason or time of "
+                "day. The query files match the signed tree head described here: recompute the "
+                "Merkle root from the leaves and compare it with root_hash."
+            ),
+            "homepage": homepage,
+            "licenses": [
+                {
+                    "path": settings.SIGHTLINE_DATA_LICENCE_URL,
+                    "title": settings.SIGHTLINE_DATA_LICENCE,
+                }
+            ],
+            "keywords": ["surveillance", "police", "transparency", "merkle-tree", "spending"],
+            "resources": [
+                _resource(download, head)
+                for download in DOWNLOADS
+                if head is not None or not download.signed
+            ],
+        }
+    if head is not None:
+        package["created"] = head.timestamp  # ISO 8601 UTC, as signed
+        package["version"] = f"1.0.{head.tree_size}"
+        # The head the query files match (a property of this package, beside the standard ones).
+        package["sightline:signedTreeHead"] = log_selectors.tree_head_document(head)
+    return package

@@ -113,13 +113,14 @@ def _share(part: int, whole: int) -> str:
     return f"{part * 100 / whole:.1f}%" if whole else "-"
 
 
-def _compared(keys: list, now: dict, *earlier: dict) -> list:
-    """Rows of `key..., now, then for each earlier period: its value and the change`."""
+def _compared(keys: list, now: dict, *earlier: dict, zero: int | Decimal = 0) -> list:
+    """Rows of `key..., now, then for each earlier period: its value and the change`; `zero`
+    stands for a key missing from a period (0, or Decimal("0.00") for money)."""
     rows = []
     for key in keys:
-        row = [*key, now.get(key, 0)]
+        row = [*key, now.get(key, zero)]
         for before in earlier:
-            row += [before.get(key, 0), _change(now.get(key, 0), before.get(key, 0))]
+            row += [before.get(key, zero), _change(now.get(key, zero), before.get(key, zero))]
         rows.append(row)
     return rows
 
@@ -483,7 +484,7 @@ def _spending(reads, comparison: Comparison, names) -> Section:
 
     paid = [reads.expenditures(p) for p in _spans(comparison)]
     keys = sorted(set().union(*paid), key=lambda k: (label.get(k[0], k[0]), k[1]))
-    rows = _compared(keys, *paid)
+    rows = _compared(keys, *paid, zero=Decimal("0.00"))
     for row in rows:
         row[0], row[1] = label.get(row[0], row[0]), sources.get(row[1], row[1])
     total_now = sum(paid[0].values(), Decimal("0.00"))

@@ -16,6 +16,7 @@ urlpatterns = [
     path("open-data/daily.csv", views.daily_download, name="daily-csv"),
     path("open-data/spending.csv", views.spending_download, name="spending-csv"),
     path("open-data/tree-head.json", views.tree_head_download, name="tree-head-json"),
+    path("open-data/datapackage.json", views.datapackage, name="datapackage"),
     path("reports/", views.CouncilReportView.as_view(), name="council-dashboard"),
     path("reports/annual/<slug:slug>/", views.AnnualReportView.as_view(), name="annual-report"),
     path("assets/plotly.min.js", views.plotly_js, name="plotly-js"),

@@ -8,6 +8,7 @@ from csp.decorators import csp_update
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import get_language, gettext
@@ -261,11 +262,21 @@ def spending_download(request):
 def tree_head_download(request):
     """The signed tree head the other downloads match (JSON)."""
     head = _signed_head()
-    response = JsonResponse(log_selectors.tree_head_document(head), json_dumps_params={"indent": 2})
+    response = HttpResponse(open_data.tree_head_json(head), content_type="application/json")
     response["Content-Disposition"] = (
         f'attachment; filename="sightline-tree-head-{head.tree_size}.json"'
     )
     return response
+
+
+@require_GET
+def datapackage(request):
+    """The Frictionless Data Package describing every download (JSON)."""
+    head = public.current_head()
+    homepage = request.build_absolute_uri(reverse("reports:open-data"))
+    return JsonResponse(
+        open_data.datapackage(head, homepage=homepage), json_dumps_params={"indent": 2}
+    )
 
 
 @with_charts

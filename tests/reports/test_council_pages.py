@@ -171,6 +171,7 @@ COUNCIL_TABLES = {
     "reviews",
     "outcomes",
     "outcomes-by-offense",
+    "spending-in-period",
     "spending-by-year",
     "contracts",
     "cost-per-query",
@@ -189,9 +190,28 @@ ANNUAL_TABLES = {
 }
 
 
-def html_cells(row: list[str]) -> list[str]:
-    # The HTML shows a missing value (None) as an em dash; the CSV leaves the cell empty.
-    return ["" if cell == "—" else cell for cell in row]
+MONEY = re.compile(r"-?\$\d{1,3}(,\d{3})*\.\d\d")
+COUNT = re.compile(r"-?\d{1,3}(,\d{3})*")
+
+
+def csv_cells(html_row: list[str], csv_row: list[str]) -> list[str]:
+    """The CSV cells a rendered row stands for, checking how the page wrote each number: money
+    as dollars with cents and thousands separators, counts with separators, no value as a dash.
+    """
+    cells = []
+    for html, plain in zip(html_row, csv_row, strict=True):
+        if plain == "":
+            assert html == "—", (html, plain)
+            cells.append("")
+        elif re.fullmatch(r"-?\d+\.\d\d", plain):  # money, plain in the CSV
+            assert MONEY.fullmatch(html), (html, plain)
+            cells.append(html.replace("$", "").replace(",", ""))
+        elif re.fullmatch(r"-?\d+", plain):  # a count
+            assert COUNT.fullmatch(html), (html, plain)
+            cells.append(html.replace(",", ""))
+        else:
+            cells.append(html)
+    return cells
 
 
 def check_every_table(
@@ -216,7 +236,10 @@ def check_every_table(
         assert f"sightline-{table_id}-" in response["Content-Disposition"]
         rows = parse_csv(response.content.decode("utf-8"))
         assert rows[0] == table.columns, table_id
-        assert rows[1:] == [html_cells(r) for r in table.rows], table_id
+        assert len(rows[1:]) == len(table.rows), table_id
+        assert rows[1:] == [csv_cells(h, c) for h, c in zip(table.rows, rows[1:], strict=True)], (
+            table_id
+        )
         assert all(len(r) == len(table.columns) for r in rows), table_id
         if not table.rows:
             assert table.empty_rows == 1, table_id
@@ -229,7 +252,7 @@ def check_every_table(
         for trace in figure["data"]:
             assert trace["x"] == x, table_id
             column = table.columns.index(trace["name"])
-            assert trace["y"] == [as_number(r[column]) for r in table.rows], (table_id, column)
+            assert trace["y"] == [as_number(r[column]) for r in rows[1:]], (table_id, column)
     return page
 
 
@@ -266,10 +289,11 @@ def test_every_annual_table_csv_equals_the_table(council, report_data):
 def test_council_tables_hold_the_right_numbers(council, report_data):
     page = page_of(get(council, COUNCIL_URL, FY2026))
     by_tech = {r[0]: r for r in page.tables["by-technology"].rows}
-    # Columns: technology, this period, previous period, change, year earlier, change on year.
-    assert by_tech["License plate readers"][1:] == ["2", "1", "+100%", "1", "+100%"]
-    assert by_tech["Facial recognition"][1:] == ["1", "1", "+0%", "1", "+0%"]
-    assert by_tech["NIBIN ballistic evidence"][1:] == ["1", "0", "new", "0", "new"]
+    # A fiscal year's previous period is also the same period a year earlier: one comparison.
+    assert page.tables["by-technology"].columns == ["Technology", "FY2026", "FY2025", "Change"]
+    assert by_tech["License plate readers"][1:] == ["2", "1", "+100%"]
+    assert by_tech["Facial recognition"][1:] == ["1", "1", "+0%"]
+    assert by_tech["NIBIN ballistic evidence"][1:] == ["1", "0", "new"]
     agencies = {r[0]: r for r in page.tables["by-agency"].rows}
     assert agencies == {
         "BPD": ["BPD", "City department", "2", "0"],
@@ -298,8 +322,45 @@ def test_council_tables_hold_the_right_numbers(council, report_data):
     assert outcomes["License plate readers"] == ["0", "0", "0", "0", "0", "1", "0"]
     cost = {r[0]: r[1:] for r in page.tables["cost-per-query"].rows}
     # 0.30 paid for LPR plus 2/4 of the 1000.00 paid for the center.
-    assert cost["License plate readers"] == ["500.30", "2", "250.15", "0", "—"]
-    assert cost["Facial recognition"] == ["250.00", "1", "250.00", "1", "250.00"]
+    assert cost["License plate readers"] == ["$500.30", "2", "$250.15", "0", "—"]
+    assert cost["Facial recognition"] == ["$250.00", "1", "$250.00", "1", "$250.00"]
+    contracts = {r[0]: r[1:] for r in page.tables["contracts"].rows}
+    # Committed, paid in FY2026, paid to date, remaining.
+    assert contracts["RTCC build-out"][3:] == [
+        "$2,150,000.00",
+        "$1,000.00",
+        "$1,000.00",
+        "$2,149,000.00",
+    ]
+    assert contracts["LPR cameras, hosted"][3:] == [
+        "$412,500.00",
+        "$0.30",
+        "$5,000.30",
+        "$407,499.70",
+    ]
+    paid = {tuple(r[:2]): r[2:] for r in page.tables["spending-in-period"].rows}
+    assert paid == {
+        ("License plate readers", "Grant"): ["$0.30", "$5,000.00", "-100%"],
+        ("Shared RTCC facility", "General fund"): ["$1,000.00", "$0.00", "new"],
+    }
+    # The whole fiscal years of the period: FY2026 only (FY2025's 5000.00 is not in it).
+    assert {r[0] for r in page.tables["spending-by-year"].rows} == {"FY2026"}
+
+
+def test_money_is_dollars_on_the_page_and_plain_in_the_csv(council, report_data):
+    html = unescape(get(council, COUNCIL_URL, FY2026).content.decode())
+    assert "$2,150,000.00" in html
+    assert "$1,000.00 was paid in the period." not in html  # 1000.30 was
+    assert "$1,000.30 was paid in the period." in html
+    assert not re.search(r"(?<![\d,.])2150000", html), "an amount without separators"
+    csv_text = council.get(
+        COUNCIL_URL + "?" + urlencode({**FY2026, "table": "contracts", "format": "csv"})
+    ).content.decode()
+    row = next(r for r in parse_csv(csv_text) if r[0] == "RTCC build-out")
+    assert row[4:] == ["2150000.00", "1000.00", "1000.00", "2149000.00"]
+    annual = unescape(council.get(f"/reports/annual/{LPR}/?fy=2026").content.decode())
+    # 0.30 of its own plus half the center's 1000.00, for two queries.
+    assert "FY2026 cost $500.30 for 2 queries ($250.15 per query)." in annual
 
 
 # --- The period picker ----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Spending: Decimal arithmetic of cost per query and per lead, fiscal years of payments,
 contract balances, and `manage.py import_spending` (all rows or none, bad rows by line)."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -151,8 +151,14 @@ def test_cost_per_lead_counts_queries_with_a_lead_not_lead_reports(spending, mak
     assert costs[LPR]["per_lead"] == Decimal("90.00")
 
 
+def council_sections(period: periods.Period) -> dict:
+    """The council report's sections for a period viewed after it ended."""
+    comparison = periods.compare(period, period.end + timedelta(days=1))
+    return {s.id: s for s in report.council_report(comparison)}
+
+
 def test_cost_table_in_the_council_report_keeps_the_decimals(spending, usage):
-    sections = {s.id: s for s in report.council_report(periods.fiscal_year(2026))}
+    sections = council_sections(periods.fiscal_year(2026))
     tables = {t.id: t for t in sections["spending"].tables}
     rows = {row[0]: row for row in tables["cost-per-query"].rows}
     assert rows["License plate readers"] == [
@@ -167,7 +173,7 @@ def test_cost_table_in_the_council_report_keeps_the_decimals(spending, usage):
     csv_lines = tables["cost-per-query"].csv().splitlines()
     assert "License plate readers,428.87,3,142.96,1,428.87" in csv_lines
     assert "NIBIN ballistic evidence,50.00,0,,0," in csv_lines
-    assert "Method:" in tables["cost-per-query"].note
+    assert "in proportion to its share of all queries" in tables["cost-per-query"].note
 
 
 def test_facility_costs_follow_the_query_share_within_the_period_only(spending, maker):
@@ -234,8 +240,7 @@ def test_contracts_with_spending(spending):
 
 
 def test_contract_balance_table(spending):
-    sections = {s.id: s for s in report.council_report(periods.fiscal_year(2026))}
-    tables = {t.id: t for t in sections["spending"].tables}
+    tables = {t.id: t for t in council_sections(periods.fiscal_year(2026))["spending"].tables}
     rows = {row[0]: row for row in tables["contracts"].rows}
     assert rows["RTCC build-out"] == [
         "RTCC build-out",
@@ -243,12 +248,22 @@ def test_contract_balance_table(spending):
         "Shared RTCC facility",
         "General fund",
         Decimal("2150000.00"),
-        Decimal("1000.00"),
+        Decimal("1000.00"),  # paid in FY2026
+        Decimal("1000.00"),  # paid to date
         Decimal("2149000.00"),
     ]
     by_year = tables["spending-by-year"].rows
-    assert ["FY2025", "License plate readers", "Grant", Decimal("5000.00")] in by_year
     assert ["FY2026", "License plate readers", "Grant", Decimal("0.30")] in by_year
+    # The section follows the period: FY2025 is not part of FY2026's report...
+    assert {row[0] for row in by_year} == {"FY2026"}
+    # ...but is for a range that crosses into it.
+    crossing = periods.custom(date(2025, 6, 1), date(2025, 7, 31))
+    section = council_sections(crossing)["spending"]
+    tables = {t.id: t for t in section.tables}
+    by_year = tables["spending-by-year"].rows
+    assert ["FY2025", "License plate readers", "Grant", Decimal("5000.00")] in by_year
+    assert {row[0] for row in by_year} == {"FY2025", "FY2026"}
+    assert "fall in FY2025 and FY2026" in section.facts[0]
 
 
 # --- import_spending ------------------------------------------------------------------------
