@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from reports import periods
-from reports.report import default_period
+from reports.periods import default_period
 
 KINDS = [
     ("fiscal-year", _("Fiscal year")),

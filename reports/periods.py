@@ -237,3 +237,8 @@ def picker_params(period: Period) -> dict[str, str]:
         year, number = str(period.start.year), str(period.start.month)
         return {"kind": period.kind, "year": year, "month": number}
     return {"kind": "custom", "start": period.start.isoformat(), "end": period.end.isoformat()}
+
+
+def default_period(today: date) -> Period:
+    """The period a report shows when none is chosen: the fiscal year holding `today`."""
+    return fiscal_year(fiscal_year_of(today))

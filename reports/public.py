@@ -26,8 +26,8 @@ from audit.transparency import selectors as log_selectors
 from reports import selectors
 from reports.models import Contract, PublicRollup, PublicRollupState
 from reports.periods import Period, add_months, fiscal_year, fiscal_year_of
-from reports.report import Table
 from reports.rollups import upsert_sql
+from reports.tables import Table
 
 CHUNK = 5000
 # The default prohibited purposes (settings.SIGHTLINE_PROHIBITED_PURPOSES), so that their
@@ -461,47 +461,3 @@ def technology_summaries(today: date) -> dict[str, dict]:
         }
         for slug in Technology.objects.values_list("slug", flat=True)
     }
-
-
-# --- Policy history ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PolicyChange:
-    day: date
-    action: str
-    changes: list[tuple[str, str, str]]  # (field label, before, after)
-
-
-def policy_history(technology: Technology) -> list[PolicyChange]:
-    """The technology's recorded changes (django-auditlog), newest first, without who made them.
-
-    Only the date is shown (no time), and the person who made a change is left out: the public
-    pages carry no names.
-    """
-    from auditlog.models import LogEntry
-
-    labels = {f.name: str(f.verbose_name) for f in Technology._meta.get_fields() if f.concrete}
-    actions = {
-        LogEntry.Action.CREATE: _("Created"),
-        LogEntry.Action.UPDATE: _("Changed"),
-        LogEntry.Action.DELETE: _("Removed"),
-    }
-    history = []
-    for entry in LogEntry.objects.get_for_object(technology).order_by("-timestamp", "-id"):
-        changes = [
-            (labels.get(name, name), _text(values[0]), _text(values[1]))
-            for name, values in sorted((entry.changes_dict or {}).items())
-        ]
-        history.append(
-            PolicyChange(
-                day=timezone.localdate(entry.timestamp),
-                action=str(actions.get(entry.action, entry.action)),
-                changes=changes,
-            )
-        )
-    return history
-
-
-def _text(value) -> str:
-    return "—" if value in (None, "None", "") else str(value)

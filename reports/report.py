@@ -1,12 +1,8 @@
-"""The council report: every table of usage, compliance, outcomes and spending for a period.
-
-Each `Table` carries its rows once; the HTML table, the chart and the CSV download are all
-rendered from those same rows, so they can never disagree.
+"""The council report: every table of usage, compliance, outcomes and spending for a period,
+compared with the same span of earlier periods.
 """
 
-import csv
-import io
-from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -15,102 +11,12 @@ from audit.flags.rules import ALL_FLAGS, staffed_hours
 from audit.log.nibrs import VIOLENT_CATEGORIES
 from audit.models import AuditReview, QueryOutcome
 from reports import selectors
-from reports.formatting import dollars, plain_amount
+from reports.formatting import dollars
 from reports.models import Contract
-from reports.periods import Comparison, Period, fiscal_year, fiscal_year_of
-
-COLORS = ["#0b5394", "#b45f06", "#38761d", "#741b47", "#45818e", "#7f6000", "#3d3d3d"]
-
-
-@dataclass
-class Table:
-    """One table of a report. Cells are values, not text: a `Decimal` is money, an `int` a
-    count; pages write them with `reports.formatting`, the CSV as plain numbers."""
-
-    id: str
-    title: str
-    columns: list[str]
-    rows: list[list]
-    chart: str = ""  # "bar", "stacked", "line" or "" for no chart
-    note: str = ""  # how the figures are counted, shown beside the table
-    numeric_from: int = 1  # columns from this index on are numbers
-
-    def csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(self.columns)
-        writer.writerows([_plain(v) for v in row] for row in self.rows)
-        return out.getvalue()
-
-    def figure(self) -> dict | None:
-        """A plotly figure of the table: x = first column, one trace per numeric column."""
-        if not self.chart or not self.rows:
-            return None
-        x = [str(row[0]) for row in self.rows]
-        traces, money = [], False
-        for index in range(self.numeric_from, len(self.columns)):
-            y = [_number(row[index]) for row in self.rows]
-            if all(value is None for value in y):
-                continue  # a text column (change, share, yes/no): shown in the table only
-            if self.chart == "stacked" and self.columns[index] == "Total":
-                continue  # the stack itself shows the total
-            money = money or any(isinstance(row[index], Decimal) for row in self.rows)
-            traces.append(
-                {
-                    "type": "scatter" if self.chart == "line" else "bar",
-                    "name": self.columns[index],
-                    "x": x,
-                    "y": y,
-                    "marker": {"color": COLORS[(index - self.numeric_from) % len(COLORS)]},
-                }
-            )
-        layout = {
-            "barmode": "stack" if self.chart == "stacked" else "group",
-            "margin": {"t": 10, "r": 10, "b": 80, "l": 60},
-            "height": 320,
-            "legend": {"orientation": "h"},
-            "font": {"family": "system-ui, sans-serif"},
-            "xaxis": {"type": "category", "automargin": True},
-            # Counts with thousands separators; money in short dollars ($2.15M), like the
-            # short form of reports.formatting.dollars.
-            "yaxis": {"tickformat": "$~s", "automargin": True}
-            if money
-            else {"tickformat": ",~r", "automargin": True},
-        }
-        return {"data": traces, "layout": layout}
-
-
-def _plain(value):
-    """A cell as the CSV writes it: money with two decimals, no symbol or separators."""
-    if value is None:
-        return ""
-    return plain_amount(value) if isinstance(value, Decimal) else value
-
-
-def _number(value):
-    if isinstance(value, Decimal):
-        return float(value)  # for drawing only; tables and CSV keep the exact Decimal
-    if isinstance(value, bool):
-        return None
-    return value if isinstance(value, int | float) else None
-
-
-@dataclass
-class Section:
-    id: str
-    title: str
-    tables: list[Table] = field(default_factory=list)
-    facts: list[str] = field(default_factory=list)
-
-
-def _change(current: int | Decimal, before: int | Decimal) -> str:
-    if not before:
-        return "new" if current else "-"
-    return f"{(current - before) * 100 / before:+.0f}%"
-
-
-def _share(part: int, whole: int) -> str:
-    return f"{part * 100 / whole:.1f}%" if whole else "-"
+from reports.periods import Comparison, Period, compare, fiscal_year, fiscal_year_of
+from reports.tables import Section, Table
+from reports.tables import change as _change
+from reports.tables import share as _share
 
 
 def _compared(keys: list, now: dict, *earlier: dict, zero: int | Decimal = 0) -> list:
@@ -163,9 +69,12 @@ class _Reads:
         return remembered
 
 
-def council_report(comparison: Comparison) -> list[Section]:
+def council_report(comparison: Comparison | Period) -> list[Section]:
     """All sections of the council report for a period (or its span so far, when it is still in
-    progress), compared with the same span of one or two earlier periods."""
+    progress), compared with the same span of one or two earlier periods. A bare `Period` is
+    reported whole, as on the day after it ended."""
+    if isinstance(comparison, Period):
+        comparison = compare(comparison, comparison.end + timedelta(days=1))
     reads = _Reads()
     names = reads.technology_names()
     return [
@@ -582,176 +491,3 @@ def _spending(reads, comparison: Comparison, names) -> Section:
         )
     )
     return section
-
-
-def default_period(today) -> Period:
-    """The fiscal year holding `today`."""
-    return fiscal_year(fiscal_year_of(today))
-
-
-ANNUAL_NOTES = {
-    "query_type": "Queries by the kind of search the operator chose; share is the type's "
-    "queries as a percentage of the year's queries.",
-    "offense_category": "Queries by the NIBRS offense group of the offense code entered with "
-    "the query (unspecified when none was entered); share as a percentage of the year's queries.",
-}
-
-
-def annual_report(technology, fy: int) -> list[Section]:
-    """The sections of a technology's annual surveillance report for fiscal year `fy`."""
-    period = fiscal_year(fy)
-    slug = technology.slug
-    totals = selectors.usage_totals(period, slug)
-
-    use = Section("use", "How it was used")
-    with_case = _share(totals["with_case_number"], totals["queries"])
-    with_supervisor = _share(totals["with_supervisor"], totals["queries"])
-    use.facts.append(
-        f"{totals['queries']:,} queries in FY{fy}; {with_case} with a case number; "
-        f"{with_supervisor} with a supervisor's approval recorded."
-    )
-    monthly = selectors.usage_by_month(period)
-    use.tables.append(
-        Table(
-            "monthly",
-            "Queries per month",
-            ["Month", "Queries"],
-            [[m.strftime("%Y-%m"), monthly.get((m, slug), 0)] for m in period.months()],
-            "bar",
-            note=QUERY_NOTE,
-        )
-    )
-    for dimension, title, label in (
-        ("query_type", "Queries by type", "Query type"),
-        ("offense_category", "Queries by offense category", "Offense category"),
-    ):
-        counts = selectors.usage_by(period, dimension, technology=slug)
-        rows = [
-            [key[0], n, _share(n, totals["queries"])]
-            for key, n in sorted(counts.items(), key=lambda kv: -kv[1])
-        ]
-        use.tables.append(
-            Table(
-                dimension,
-                title,
-                [label, "Queries", "Share"],
-                rows,
-                "bar",
-                note=ANNUAL_NOTES[dimension],
-            )
-        )
-    units = selectors.flagged_by_unit(period, slug)
-    use.tables.append(
-        Table(
-            "units",
-            "Queries by unit",
-            ["Unit", "Queries", "Flagged"],
-            [
-                [u or "(unregistered operator)", n, f]
-                for u, (n, f) in sorted(units.items(), key=lambda kv: -kv[1][0])
-            ],
-            "bar",
-            note="Queries by the unit the operator belongs to today; flagged counts those that "
-            "raised at least one policy flag.",
-        )
-    )
-
-    sharing = Section("sharing", "Sharing with other agencies")
-    kinds = selectors.agency_kinds()
-    by_agency = selectors.usage_by(period, "agency", "proxy", technology=slug)
-    rows = []
-    for (agency, proxy), n in sorted(by_agency.items(), key=lambda kv: -kv[1]):
-        kind = {"home": "City department", "partner": "Partner agency"}.get(
-            kinds.get(agency, ""), "Unregistered"
-        )
-        rows.append([agency, kind, "yes" if proxy else "no", n])
-    sharing.tables.append(
-        Table(
-            "agencies",
-            "Queries by requesting agency",
-            ["Agency", "Kind", "On behalf of another agency", "Queries"],
-            rows,
-            "",
-            numeric_from=3,
-            note="Queries by the agency that asked for the search, and whether the search was "
-            "made on behalf of a different agency.",
-        )
-    )
-    scopes = selectors.usage_by(period, "scope", technology=slug)
-    sharing.tables.append(
-        Table(
-            "scope",
-            "Whose data was searched",
-            ["Scope", "Queries"],
-            [[k[0], n] for k, n in sorted(scopes.items())],
-            "bar",
-            note="Queries by whose data was searched: local (the city's own), regional "
-            "(partner centers) or national.",
-        )
-    )
-
-    audit = Section("audit", "Audit results and policy violations")
-    flags = selectors.flag_counts(period, technology=slug)
-    audit.tables.append(
-        Table(
-            "flags",
-            "Policy flags raised",
-            ["Flag", "Queries", "Share"],
-            [
-                [f, flags.get((f,), 0), _share(flags.get((f,), 0), totals["queries"])]
-                for f in ALL_FLAGS
-            ],
-            "bar",
-            note="Queries raising each possible policy breach found automatically from the "
-            "query and the policy in force; share is those as a percentage of the year's "
-            "queries. One query can raise several flags.",
-        )
-    )
-    reviews = selectors.reviews_by_finding(period, slug)
-    audit.tables.append(
-        Table(
-            "reviews",
-            "Audit reviews and findings",
-            ["Finding", "Reviews"],
-            [[label, reviews.get(value, 0)] for value, label in AuditReview.Finding.choices],
-            "bar",
-            note="Reviews auditors recorded during the fiscal year, by finding.",
-        )
-    )
-
-    results = Section("outcomes", "Outcomes")
-    outcomes = selectors.outcome_counts(period, technology=slug)
-    results.tables.append(
-        Table(
-            "outcomes",
-            "Outcomes reported",
-            ["Outcome", "Count"],
-            [[label, outcomes.get((value,), 0)] for value, label in QueryOutcome.Kind.choices],
-            "bar",
-            note=OUTCOME_NOTE,
-        )
-    )
-
-    cost = Section("cost", "Total cost and funding")
-    paid = selectors.expenditures(period)
-    sources = dict(Contract.FundingSource.choices)
-    own = [[sources[source], amount] for (s, source), amount in sorted(paid.items()) if s == slug]
-    cost.tables.append(
-        Table(
-            "funding",
-            f"Paid in FY{fy} under {technology.name} contracts",
-            ["Funding source", "Amount (USD)"],
-            own,
-            note="US dollars paid during the fiscal year under this technology's own contracts, "
-            "by the contract's funding source; the shared center's costs are not included.",
-        )
-    )
-    per_query = selectors.cost_per_query(period).get(slug)
-    if per_query:
-        each = per_query["per_query"]
-        cost.facts.append(
-            f"Including its share of the shared center's costs, FY{fy} cost "
-            f"{dollars(per_query['cost'])} for {per_query['queries']:,} queries"
-            + (f" ({dollars(each)} per query)." if each else ".")
-        )
-    return [use, sharing, audit, results, cost]

@@ -1,10 +1,13 @@
 """Reads for reports: counts from the rollup tables (never the raw log) and spending records."""
 
 from collections import defaultdict
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.models import Agency, AuditReview, Operator, Technology
 from reports.models import (
@@ -291,3 +294,47 @@ def cost_per_query(period: Period) -> dict[str, dict]:
             "per_lead": (cost / leads[slug]).quantize(Decimal("0.01")) if leads.get(slug) else None,
         }
     return result
+
+
+# --- Policy history ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    day: date
+    action: str
+    changes: list[tuple[str, str, str]]  # (field label, before, after)
+
+
+def policy_history(technology: Technology) -> list[PolicyChange]:
+    """The technology's recorded changes (django-auditlog), newest first, without who made them.
+
+    Only the date is shown (no time), and the person who made a change is left out: the public
+    pages carry no names.
+    """
+    from auditlog.models import LogEntry
+
+    labels = {f.name: str(f.verbose_name) for f in Technology._meta.get_fields() if f.concrete}
+    actions = {
+        LogEntry.Action.CREATE: _("Created"),
+        LogEntry.Action.UPDATE: _("Changed"),
+        LogEntry.Action.DELETE: _("Removed"),
+    }
+    history = []
+    for entry in LogEntry.objects.get_for_object(technology).order_by("-timestamp", "-id"):
+        changes = [
+            (labels.get(name, name), _text(values[0]), _text(values[1]))
+            for name, values in sorted((entry.changes_dict or {}).items())
+        ]
+        history.append(
+            PolicyChange(
+                day=timezone.localdate(entry.timestamp),
+                action=str(actions.get(entry.action, entry.action)),
+                changes=changes,
+            )
+        )
+    return history
+
+
+def _text(value) -> str:
+    return "—" if value in (None, "None", "") else str(value)

@@ -20,7 +20,7 @@ from audit.models import Technology
 from audit.transparency import selectors as log_selectors
 from portal.cache import public_page_cache
 from portal.roles import AUDITOR, COUNCIL, RoleRequiredMixin
-from reports import open_data, periods, public, report
+from reports import annual, open_data, periods, public, report
 from reports import selectors as reports_selectors
 from reports.forms import PeriodPickerForm
 from reports.models import AnnualStatement, PublicRollupState
@@ -179,7 +179,7 @@ class TechnologyView(PublicPageMixin, TemplateView):
         context.update(
             technology=technology,
             tables=_by_id(self.tables()),
-            history=public.policy_history(technology),
+            history=reports_selectors.policy_history(technology),
         )
         return context
 
@@ -353,7 +353,7 @@ class AnnualReportView(RoleRequiredMixin, TableReportMixin, TemplateView):
 
     def sections(self):
         if not hasattr(self, "_sections"):
-            self._sections = report.annual_report(self.technology(), self.fiscal_year())
+            self._sections = annual.annual_report(self.technology(), self.fiscal_year())
         return self._sections
 
     def get_context_data(self, **kwargs):
