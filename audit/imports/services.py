@@ -1,0 +1,756 @@
+"""Every write of vendor imports: importing an export file and reconciling its rows with the log.
+
+An import reads the file twice. The first pass checks every row and writes nothing: a file with
+any problem is refused whole, naming each line. The second pass writes in chunks, each in its
+own transaction under the log's append lock, so the log stays writable during a long import:
+rows already kept (same vendor key, from this file or an earlier one) are skipped, each new
+row is matched to the entry the center logged for the same search, and the rows the log has
+no entry for are recorded into it through the log's bulk recording path.
+"""
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.imports.errors import ExportRefused, ProblemList
+from audit.imports.formats import (
+    FLOCK,
+    FLOCK_TECHNOLOGY,
+    FORMATS,
+    GENERIC,
+    ExportReader,
+    VendorRow,
+)
+from audit.imports.mapping import Mapping, load_mapping
+from audit.imports.models import (
+    AgencyAlias,
+    ImportRow,
+    ImportSource,
+    OperatorAlias,
+    RowMatch,
+    RowRecording,
+    VendorImport,
+    alias_key,
+)
+from audit.imports.normalize import RepeatFinder, RepeatNumbering
+from audit.imports.selectors import import_integrations
+from audit.imports.times import TimeProblem, zone_named
+from audit.log.parsing import QueryInput, fingerprint_target
+from audit.log.services import record_queries
+from audit.models import Agency, Integration, LogState, Operator, QueryLogEntry, Technology
+
+CHUNK = 5000
+PREVIEW_ROWS = 20
+
+
+class Progress:
+    """What a long import reports as it goes; commands draw it with tqdm, pages as text."""
+
+    def start(self, stage: str, total: int | None) -> None:
+        """A stage begins ("checking", "importing", "reconciling") with `total` rows."""
+
+    def advance(self, rows: int) -> None:
+        """`rows` more rows of the current stage are done."""
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """What the importer says about a file: its format, agency, technology, zone, mapping."""
+
+    fmt: str
+    agency: Agency
+    technology: Technology
+    zone_name: str
+    mapping: Mapping | None = None
+    mapping_text: str = ""
+
+
+def export_spec(
+    *,
+    fmt: str,
+    agency_code: str,
+    technology_slug: str = "",
+    zone_name: str = "",
+    mapping_text: str | bytes = "",
+) -> ExportSpec:
+    """Check what the importer chose before any file is read; ExportRefused names the mistake."""
+    if fmt not in FORMATS:
+        raise ExportRefused.single(f"unknown format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+    agency = Agency.objects.filter(code__iexact=agency_code.strip()).first()
+    if agency is None:
+        known = ", ".join(Agency.objects.values_list("code", flat=True)) or "none yet"
+        raise ExportRefused.single(f"unknown agency '{agency_code}' (known codes: {known})")
+    mapping = None
+    if isinstance(mapping_text, bytes):
+        mapping_text = mapping_text.decode("utf-8-sig", errors="replace")
+    if fmt == GENERIC:
+        if not mapping_text.strip():
+            raise ExportRefused.single("the generic-csv format needs a mapping file (--mapping)")
+        mapping = load_mapping(mapping_text)
+    elif mapping_text.strip():
+        raise ExportRefused.single("a mapping file is only used with --format generic-csv")
+    if fmt == FLOCK:
+        if technology_slug and technology_slug != FLOCK_TECHNOLOGY:
+            raise ExportRefused.single(
+                f"Flock exports are {FLOCK_TECHNOLOGY} searches, not {technology_slug}"
+            )
+        technology_slug = FLOCK_TECHNOLOGY
+    else:
+        if mapping.technology and technology_slug and mapping.technology != technology_slug:
+            raise ExportRefused.single(
+                f"the mapping file says technology {mapping.technology}, the import says "
+                f"{technology_slug}"
+            )
+        technology_slug = technology_slug or mapping.technology
+        if not technology_slug:
+            raise ExportRefused.single(
+                'name the technology (--technology, or technology = "..." in the mapping)'
+            )
+    technology = Technology.objects.filter(slug=technology_slug).first()
+    if technology is None:
+        known = ", ".join(Technology.objects.values_list("slug", flat=True))
+        raise ExportRefused.single(f"unknown technology '{technology_slug}' (known: {known})")
+    if not zone_name and mapping is not None:
+        zone_name = mapping.time_zone
+    zone_name = zone_name or settings.TIME_ZONE
+    try:
+        zone_named(zone_name)
+    except TimeProblem as problem:
+        raise ExportRefused.single(f"--timezone: {problem}") from None
+    return ExportSpec(
+        fmt=fmt,
+        agency=agency,
+        technology=technology,
+        zone_name=zone_name,
+        mapping=mapping,
+        mapping_text=mapping_text,
+    )
+
+
+def _reader(spec: ExportSpec) -> ExportReader:
+    return ExportReader(
+        fmt=spec.fmt,
+        technology=spec.technology.slug,
+        query_types=frozenset(spec.technology.query_types),
+        zone=zone_named(spec.zone_name),
+        fingerprint=fingerprint_target,
+        now=timezone.now(),
+        mapping=spec.mapping,
+    )
+
+
+# -- the first pass: check everything, write nothing ---------------------------------------
+
+
+@dataclass
+class Scan:
+    """What the first pass learned of a file."""
+
+    sha256: str
+    size: int
+    columns: dict[str, str]
+    header: list[str]
+    header_line: int
+    rows_read: int = 0
+    covers_from: datetime | None = None
+    covers_to: datetime | None = None
+    first_rows: list[VendorRow] = field(default_factory=list)
+    problems: ProblemList = field(default_factory=ProblemList)
+    repeats: set[str] = field(default_factory=set)
+
+
+def _digest(binary: BinaryIO) -> tuple[str, int]:
+    binary.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := binary.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    binary.seek(0)
+    return digest.hexdigest(), size
+
+
+SCAN_STEP = 10_000
+
+
+def scan_steps(
+    *, binary: BinaryIO, spec: ExportSpec, scan: list, keep: int = PREVIEW_ROWS
+) -> Iterator[int]:
+    """The first pass, yielding the rows read so far every SCAN_STEP rows; the Scan is put in
+    `scan` (a list, empty on entry) once the header is read. Writes nothing."""
+    sha256, size = _digest(binary)
+    if size == 0:
+        raise ExportRefused.single("the file is empty")
+    reader = _reader(spec)
+    problems = ProblemList()
+    finder = RepeatFinder()
+    found = None
+    for row in reader.rows(binary, problems):
+        if found is None:
+            found = Scan(sha256, size, reader.columns, reader.header, reader.header_line)
+            scan.append(found)
+        found.rows_read += 1
+        if len(found.first_rows) < keep:
+            found.first_rows.append(row)
+        moment = row.occurred_at
+        if found.covers_from is None or moment < found.covers_from:
+            found.covers_from = moment
+        if found.covers_to is None or moment > found.covers_to:
+            found.covers_to = moment
+        if row.row_key.startswith("sha256:"):
+            finder.see(row.row_key)
+        if found.rows_read % SCAN_STEP == 0:
+            yield found.rows_read
+    if found is None:
+        found = Scan(sha256, size, reader.columns, reader.header, reader.header_line)
+        scan.append(found)
+    found.problems = problems
+    found.repeats = finder.suspects
+    binary.seek(0)
+    yield found.rows_read
+
+
+def scan_export(*, binary: BinaryIO, spec: ExportSpec, keep: int = PREVIEW_ROWS) -> Scan:
+    """Read the whole file once, keeping its first `keep` rows and every problem by line.
+
+    Raises ExportRefused only when the header itself is wrong; row problems are in `problems`.
+    """
+    scan: list[Scan] = []
+    for _ in scan_steps(binary=binary, spec=spec, scan=scan, keep=keep):
+        pass
+    return scan[0]
+
+
+# -- names written in exports --------------------------------------------------------------
+
+
+class Names:
+    """Resolves organisation and operator names as written to agency codes and badges.
+
+    An alias decides first; then a registered code, badge or exact name. A name nothing
+    resolves is kept as written (and the entry is flagged as an unknown agency or operator).
+    An empty organisation is the export's own agency.
+    """
+
+    def __init__(self, home_code: str):
+        self.home_code = home_code
+        self._agencies: dict[str, str] = {}
+        for code, name in Agency.objects.values_list("code", "name"):
+            self._agencies.setdefault(alias_key(name), code)
+            self._agencies[alias_key(code)] = code
+        self._agencies.update(AgencyAlias.objects.values_list("key", "agency__code"))
+        self.agency_codes = set(self._agencies.values())
+        self._operators: dict[str, str] = {}
+        names: dict[str, list[str]] = defaultdict(list)
+        for badge, name in Operator.objects.values_list("badge_number", "name"):
+            names[alias_key(name)].append(badge)
+            self._operators[alias_key(badge)] = badge
+        for key, badges in names.items():
+            if len(badges) == 1:  # two officers of one name: only an alias can tell them apart
+                self._operators.setdefault(key, badges[0])
+        self._operators.update(OperatorAlias.objects.values_list("key", "operator__badge_number"))
+        self.badges = set(self._operators.values())
+
+    def agency(self, name: str) -> tuple[str, bool]:
+        """(code, known): the code to record and whether it is a registered agency."""
+        if not name:
+            return self.home_code, True
+        code = self._agencies.get(alias_key(name))
+        if code is not None:
+            return code, True
+        return name[:32], False
+
+    def operator(self, name: str) -> tuple[str, bool]:
+        if not name:
+            return "", False
+        badge = self._operators.get(alias_key(name))
+        if badge is not None:
+            return badge, True
+        return name[:32], False
+
+
+# -- matching rows to entries --------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Side:
+    """A vendor row reduced to what matching needs."""
+
+    index: int
+    occurred_at: datetime
+    fingerprint: str
+    agency: str
+    agency_known: bool
+    badge: str
+    badge_known: bool
+
+
+def tolerance() -> timedelta:
+    return timedelta(minutes=settings.SIGHTLINE_RECONCILE_TOLERANCE_MINUTES)
+
+
+def _in_chunks(values: list, size: int = 900) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _match(
+    sides: list[_Side], *, technology: str, window: timedelta, excluded: list[int]
+) -> dict[int, tuple[int, int]]:
+    """For each side that the log holds an entry for: (sequence, seconds apart), by index.
+
+    An entry matches a row when it is of the same technology, searched the same target (or
+    neither names one), happened within `window` of it and, where both sides know them, for
+    the same agency and by the same operator. Each entry matches one row at most, the nearest.
+    Entries recorded from imports, and entries already matched to a row, are not candidates.
+    """
+    if not sides:
+        return {}
+    low = min(s.occurred_at for s in sides) - window
+    high = max(s.occurred_at for s in sides) + window
+    entries = QueryLogEntry.objects.filter(
+        technology_id=technology, occurred_at__range=(low, high)
+    ).exclude(integration_id__in=excluded)
+    columns = (
+        "sequence",
+        "target_fingerprint",
+        "occurred_at",
+        "requesting_agency_code",
+        "operator_badge",
+    )
+    fingerprints = sorted({s.fingerprint for s in sides if s.fingerprint})
+    found = []
+    for part in _in_chunks(fingerprints):
+        found.extend(entries.filter(target_fingerprint__in=part).values_list(*columns))
+    if any(not s.fingerprint for s in sides):
+        found.extend(entries.filter(target_fingerprint="").values_list(*columns))
+    if not found:
+        return {}
+    taken: set[int] = set()
+    for part in _in_chunks([f[0] for f in found]):
+        taken.update(RowMatch.objects.filter(entry_id__in=part).values_list("entry_id", flat=True))
+    by_target: dict[str, list[tuple]] = defaultdict(list)
+    for candidate in found:
+        if candidate[0] not in taken:
+            by_target[candidate[1]].append(candidate)
+    matched: dict[int, tuple[int, int]] = {}
+    for side in sorted(sides, key=lambda s: s.occurred_at):
+        best = None
+        for sequence, _, occurred_at, agency, badge in by_target.get(side.fingerprint, ()):
+            if sequence in taken:
+                continue
+            apart = abs(side.occurred_at - occurred_at)
+            if apart > window:
+                continue
+            if side.agency_known and agency and agency != side.agency:
+                continue
+            if side.badge_known and badge and badge != side.badge:
+                continue
+            if best is None or apart < best[1]:
+                best = (sequence, apart, occurred_at)
+        if best is not None:
+            taken.add(best[0])
+            seconds = int((side.occurred_at - best[2]).total_seconds())
+            matched[side.index] = (best[0], seconds)
+    return matched
+
+
+# -- the second pass: write ----------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    """What an import did: rows read, kept (new), duplicates skipped, matched, recorded."""
+
+    vendor_import: VendorImport | None
+    scan: Scan
+    kept: int = 0
+    duplicates: int = 0
+    matched: int = 0
+    recorded: int = 0
+    dry_run: bool = False
+
+
+_ROW_FIELDS = [f for f in ImportRow._meta.concrete_fields if not f.primary_key]
+
+
+def _insert_sql(model, fields) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    # Names come from the model's own metadata, never from input.
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+
+
+def import_source(*, source: str, agency: Agency) -> ImportSource:
+    """The import source of a vendor system for an agency, created on first use."""
+    found = ImportSource.objects.filter(source=source, agency=agency).first()
+    if found is not None:
+        return found
+    integration, _key = Integration.objects.create_key(
+        agency=agency, name=f"Vendor export import: {source}"[:50], revoked=True
+    )
+    return ImportSource.objects.create(source=source, agency=agency, integration=integration)
+
+
+class ImportRun:
+    """One import of one file, run step by step so that a page or a command can show its
+    progress: `steps()` yields (stage, rows done, rows in the stage or None) and leaves the
+    outcome in `result`. Raises ExportRefused, naming every problem by line, before it writes
+    anything; with `dry_run` it only checks."""
+
+    def __init__(
+        self,
+        *,
+        binary: BinaryIO,
+        file_name: str,
+        spec: ExportSpec,
+        user=None,
+        via: str = "command",
+        dry_run: bool = False,
+    ):
+        self.binary = binary
+        self.file_name = file_name
+        self.spec = spec
+        self.user = user
+        self.via = via
+        self.dry_run = dry_run
+        self.result: ImportResult | None = None
+
+    def steps(self) -> Iterator[tuple[str, int, int | None]]:
+        found: list[Scan] = []
+        for done in scan_steps(binary=self.binary, spec=self.spec, scan=found, keep=0):
+            yield "checking", done, None
+        scan = found[0]
+        if scan.problems:
+            raise ExportRefused.from_list(scan.problems)
+        if scan.rows_read == 0:
+            raise ExportRefused.single("the file holds a header but no rows", scan.header_line)
+        if self.dry_run:
+            self.result = ImportResult(vendor_import=None, scan=scan, dry_run=True)
+            return
+        spec = self.spec
+        source_name = FLOCK if spec.fmt == FLOCK else spec.mapping.source
+        with transaction.atomic():
+            source = import_source(source=source_name, agency=spec.agency)
+            vendor_import = VendorImport.objects.create(
+                source=source_name,
+                format=spec.fmt,
+                technology=spec.technology,
+                agency=spec.agency,
+                file_name=self.file_name[-255:],
+                sha256=scan.sha256,
+                size=scan.size,
+                imported_by=self.user,
+                imported_via=self.via,
+                imported_at=timezone.now(),
+                time_zone=spec.zone_name,
+                columns=scan.columns,
+                mapping_text=spec.mapping_text,
+                rows_read=scan.rows_read,
+                covers_from=scan.covers_from,
+                covers_to=scan.covers_to,
+            )
+        result = self.result = ImportResult(vendor_import=vendor_import, scan=scan)
+        writer = _Writer(vendor_import, source, spec.agency.code)
+        numbering = RepeatNumbering(scan.repeats)
+        problems = ProblemList()
+        done = 0
+        yield "importing", done, scan.rows_read
+        chunk: list[VendorRow] = []
+        for row in _reader(spec).rows(self.binary, problems):
+            if row.row_key in scan.repeats:
+                row = _rekeyed(row, numbering.key(row.row_key))
+            chunk.append(row)
+            if len(chunk) == CHUNK:
+                writer.write(chunk, result)
+                done += len(chunk)
+                chunk = []
+                yield "importing", done, scan.rows_read
+        if problems:  # the file changed since it was checked
+            raise ExportRefused.from_list(problems)
+        if chunk:
+            writer.write(chunk, result)
+            done += len(chunk)
+            yield "importing", done, scan.rows_read
+
+
+def import_export(
+    *,
+    binary: BinaryIO,
+    file_name: str,
+    spec: ExportSpec,
+    user=None,
+    via: str = "command",
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import an export file into the log and reconcile it (see the module docstring).
+
+    Raises ExportRefused naming every problem (by line), and then nothing is written. With
+    `dry_run` the file is checked and nothing is written either.
+    """
+    progress = progress or Progress()
+    run = ImportRun(
+        binary=binary, file_name=file_name, spec=spec, user=user, via=via, dry_run=dry_run
+    )
+    stage, previous = None, 0
+    for name, done, total in run.steps():
+        if name != stage:
+            stage, previous = name, 0
+            progress.start(name, total)
+        progress.advance(done - previous)
+        previous = done
+    return run.result
+
+
+def _rekeyed(row: VendorRow, key: str) -> VendorRow:
+    if key == row.row_key:
+        return row
+    fields = {name: getattr(row, name) for name in row.__slots__}
+    fields["row_key"] = key
+    return VendorRow(**fields)
+
+
+class _Writer:
+    """Writes one import's rows chunk by chunk, each chunk in one transaction."""
+
+    def __init__(self, vendor_import: VendorImport, source: ImportSource, home_code: str):
+        self.vendor_import = vendor_import
+        self.source = source
+        self.names = Names(home_code)
+        self.window = tolerance()
+        self.excluded = import_integrations()
+        self.local_tz = timezone.get_default_timezone()
+
+    def write(self, rows: list[VendorRow], result: ImportResult) -> None:
+        with transaction.atomic():
+            # The log's append lock, for the whole chunk: keys checked here stay unique.
+            LogState.objects.select_for_update().get(id=1)
+            fresh = self._fresh(rows)
+            result.duplicates += len(rows) - len(fresh)
+            if not fresh:
+                return
+            sides = []
+            for index, row in enumerate(fresh):
+                agency, agency_known = self.names.agency(row.agency_name)
+                badge, badge_known = self.names.operator(row.operator_name)
+                sides.append(
+                    _Side(
+                        index,
+                        row.occurred_at,
+                        row.target_fingerprint,
+                        agency,
+                        agency_known,
+                        badge,
+                        badge_known,
+                    )
+                )
+            matched = _match(
+                sides,
+                technology=self.vendor_import.technology_id,
+                window=self.window,
+                excluded=self.excluded,
+            )
+            self._insert_rows(fresh, sides)
+            ids = dict(
+                ImportRow.objects.filter(
+                    source=self.vendor_import.source, row_key__in=[r.row_key for r in fresh]
+                ).values_list("row_key", "id")
+            )
+            RowMatch.objects.bulk_create(
+                [
+                    RowMatch(
+                        vendor_import=self.vendor_import,
+                        row_id=ids[fresh[index].row_key],
+                        entry_id=sequence,
+                        seconds_apart=seconds,
+                    )
+                    for index, (sequence, seconds) in matched.items()
+                ],
+                batch_size=1000,
+            )
+            unmatched = [i for i in range(len(fresh)) if i not in matched]
+            recorded = record_rows(
+                vendor_import=self.vendor_import,
+                source=self.source,
+                rows=[(ids[fresh[i].row_key], _query_input(fresh[i], sides[i])) for i in unmatched],
+            )
+            result.kept += len(fresh)
+            result.matched += len(matched)
+            result.recorded += recorded
+
+    def _fresh(self, rows: list[VendorRow]) -> list[VendorRow]:
+        """The rows whose key no import kept yet, each key once (the first row with it)."""
+        unique: dict[str, VendorRow] = {}
+        for row in rows:
+            unique.setdefault(row.row_key, row)
+        kept: set[str] = set()
+        keys = list(unique)
+        for part in _in_chunks(keys):
+            kept.update(
+                ImportRow.objects.filter(
+                    source=self.vendor_import.source, row_key__in=part
+                ).values_list("row_key", flat=True)
+            )
+        return [row for key, row in unique.items() if key not in kept]
+
+    def _insert_rows(self, rows: list[VendorRow], sides: list[_Side]) -> None:
+        adapt_dt = connection.ops.adapt_datetimefield_value
+        adapt_date = connection.ops.adapt_datefield_value
+        import_id = self.vendor_import.pk
+        source = self.vendor_import.source
+        values = []
+        for row, side in zip(rows, sides, strict=True):
+            record = {
+                "vendor_import": import_id,
+                "line": row.line,
+                "source": source,
+                "row_key": row.row_key,
+                "occurred_at": adapt_dt(row.occurred_at),
+                "local_date": adapt_date(row.occurred_at.astimezone(self.local_tz).date()),
+                "technology": row.technology,
+                "query_type": row.query_type,
+                "search_type": row.search_type,
+                "agency_name": row.agency_name,
+                "agency_code": side.agency,
+                "operator_name": row.operator_name,
+                "operator_badge": side.badge,
+                "target_fingerprint": row.target_fingerprint,
+                "reason": row.reason,
+                "case_number": row.case_number,
+                "networks": row.networks,
+                "scope": row.scope,
+                "as_read": json.dumps(row.as_read, ensure_ascii=False),
+            }
+            values.append(tuple(record[f.name] for f in _ROW_FIELDS))
+        with connection.cursor() as cursor:
+            cursor.executemany(_insert_sql(ImportRow, _ROW_FIELDS), values)
+
+
+def _query_input(row, side: _Side) -> QueryInput:
+    """The log's query for a vendor row (a VendorRow, or an ImportRow kept earlier)."""
+    return QueryInput(
+        technology=getattr(row, "technology_id", None) or row.technology,
+        query_type=row.query_type,
+        occurred_at=row.occurred_at,
+        operator=side.badge,
+        target_fingerprint=row.target_fingerprint,
+        offense_code="",
+        justification=row.reason,
+        case_number=row.case_number,
+        supervisor="",
+        requesting_agency=side.agency,
+        on_behalf_of="",
+        scope=row.scope,
+        result_count=None,
+        client_ref=row.row_key,
+    )
+
+
+def record_rows(
+    *, vendor_import: VendorImport, source: ImportSource, rows: list[tuple[int, QueryInput]]
+) -> int:
+    """Record vendor rows the log holds no entry for, through the log's bulk recording path.
+
+    Each becomes a real entry of the log, recorded through the import source's integration
+    with the row's key as client_ref, and linked to its row (by id). Returns how many.
+    """
+    if not rows:
+        return 0
+    results = record_queries(integration=source.integration, queries=[q for _, q in rows])
+    RowRecording.objects.bulk_create(
+        [
+            RowRecording(vendor_import=vendor_import, row_id=row_id, entry_id=result.sequence)
+            for (row_id, _), result in zip(rows, results, strict=True)
+        ],
+        batch_size=1000,
+    )
+    return len(results)
+
+
+# -- reconciliation ------------------------------------------------------------------------
+
+
+@dataclass
+class ReconcileResult:
+    rows: int = 0
+    matched: int = 0
+    recorded: int = 0
+
+
+def reconcile(*, vendor_import: VendorImport, progress: Progress | None = None) -> ReconcileResult:
+    """Recompute which of an import's rows the log holds an entry for, under today's aliases
+    and tolerance; a row left with neither a match nor an entry recorded from it is recorded.
+
+    Works chunk by chunk, each in its own transaction, so the log stays writable meanwhile.
+    """
+    progress = progress or Progress()
+    progress.start("reconciling", vendor_import.rows.count())
+    source = import_source(source=vendor_import.source, agency=vendor_import.agency)
+    names = Names(vendor_import.agency.code)
+    window = tolerance()
+    excluded = import_integrations()
+    result = ReconcileResult()
+    last = 0
+    while True:
+        rows = list(
+            ImportRow.objects.filter(vendor_import=vendor_import, id__gt=last)
+            .order_by("id")
+            .select_related("recording")[:CHUNK]
+        )
+        if not rows:
+            return result
+        last = rows[-1].id
+        with transaction.atomic():
+            LogState.objects.select_for_update().get(id=1)
+            ids = [row.id for row in rows]
+            for part in _in_chunks(ids):
+                RowMatch.objects.filter(row_id__in=part).delete()
+            sides = []
+            for index, row in enumerate(rows):
+                agency, agency_known = names.agency(row.agency_name)
+                badge, badge_known = names.operator(row.operator_name)
+                sides.append(
+                    _Side(
+                        index,
+                        row.occurred_at,
+                        row.target_fingerprint,
+                        agency,
+                        agency_known,
+                        badge,
+                        badge_known,
+                    )
+                )
+            matched = _match(
+                sides, technology=vendor_import.technology_id, window=window, excluded=excluded
+            )
+            RowMatch.objects.bulk_create(
+                [
+                    RowMatch(
+                        vendor_import=vendor_import,
+                        row_id=rows[index].id,
+                        entry_id=sequence,
+                        seconds_apart=seconds,
+                    )
+                    for index, (sequence, seconds) in matched.items()
+                ],
+                batch_size=1000,
+            )
+            orphans = [
+                (rows[i].id, _query_input(rows[i], sides[i]))
+                for i in range(len(rows))
+                if i not in matched and not hasattr(rows[i], "recording")
+            ]
+            result.recorded += record_rows(vendor_import=vendor_import, source=source, rows=orphans)
+        result.rows += len(rows)
+        result.matched += len(matched)
+        progress.advance(len(rows))
