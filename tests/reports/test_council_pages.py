@@ -591,3 +591,136 @@ def test_annual_report_out_of_range_fy_does_not_crash(council, fy):
 
 def test_annual_report_of_an_unknown_technology_is_404(council):
     assert council.get("/reports/annual/drones/?fy=2026").status_code == 404
+
+
+# --- A period still in progress -------------------------------------------------------------
+
+
+@pytest.fixture
+def today_is(monkeypatch):
+    """Fix the report's "today" (the local date) at a given day."""
+
+    def _set(day: date) -> None:
+        monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: day)
+
+    return _set
+
+
+@pytest.fixture
+def monthly_plate_searches(maker: QueryMaker):
+    """One plate search on the 10th of every month from July 2025 to November 2026, and one on
+    5 December 2026."""
+    days = [periods.add_months(date(2025, 7, 10), n) for n in range(17)] + [date(2026, 12, 5)]
+    maker.record([maker.query(occurred_at=local_time(day, 10)) for day in days])
+    return days
+
+
+def test_fiscal_year_in_progress_is_compared_with_the_same_dates(
+    council, monthly_plate_searches, today_is
+):
+    # The issue's case: on 5 December FY2027 has five searches so far, FY2026 had twelve in
+    # all but five by 4 December. Compared whole it looked like a 58% fall; it is no change.
+    today_is(date(2026, 12, 5))
+    response = council.get(COUNCIL_URL)
+    page = page_of(response)
+    text = unescape(response.content.decode())
+    table = page.tables["by-technology"]
+    assert table.columns == ["Technology", "FY2027 to Dec 4", "FY2026 to Dec 4", "Change"]
+    assert table.rows == [["License plate readers", "5", "5", "+0%"]]
+    assert "FY2027 is still in progress: it runs to June 30, 2027." in text
+    assert "These figures run to December 4, 2026, the last whole day" in text
+    assert "compared with FY2026 to Dec 4: Jul 1, 2025 to Dec 4, 2025" in re.sub(
+        r"<[^>]+>", "", text
+    )
+    assert "-58%" not in text
+    # The months shown stop at the last whole day (December so far: none before the 5th).
+    months = {r[0]: r[-1] for r in page.tables["by-month"].rows}
+    assert months == {f"2026-{m:02d}": "1" for m in range(7, 12)} | {"2026-12": "0"}
+    # The completed year is one click away, and is compared whole.
+    link = re.search(r'<a class="button-link" href="\?([^"]+)">([^<]+)</a>', text)
+    assert link is not None
+    assert parse_qs(unescape(link.group(1))) == {"kind": ["fiscal-year"], "year": ["2026"]}
+    assert link.group(2) == "Show the last complete period instead: FY2026"
+    completed = council.get(COUNCIL_URL + "?" + unescape(link.group(1)))
+    completed_text = unescape(completed.content.decode())
+    assert "still in progress" not in completed_text
+    rows = page_of(completed).tables["by-technology"].rows
+    assert rows == [["License plate readers", "12", "0", "new"]]
+
+
+def test_csv_of_a_period_in_progress_is_named_for_its_days_so_far(
+    council, monthly_plate_searches, today_is
+):
+    today_is(date(2026, 12, 5))
+    response = council.get(COUNCIL_URL + "?table=by-technology&format=csv")
+    assert (
+        'filename="sightline-by-technology-2026-07-01_to_2026-12-04.csv"'
+        in (response["Content-Disposition"])
+    )
+    assert parse_csv(response.content.decode()) == [
+        ["Technology", "FY2027 to Dec 4", "FY2026 to Dec 4", "Change"],
+        ["License plate readers", "5", "5", "+0%"],
+    ]
+
+
+def test_month_in_progress_shows_both_comparisons(council, monthly_plate_searches, today_is):
+    today_is(date(2026, 11, 20))
+    params = {"kind": "month", "year": "2026", "month": "11"}
+    page = page_of(get(council, COUNCIL_URL, params))
+    assert page.tables["by-technology"].columns == [
+        "Technology",
+        "November 2026 to Nov 19",
+        "October 2026 to Oct 19",
+        "Change",
+        "November 2025 to Nov 19",
+        "Change on year",
+    ]
+    assert page.tables["by-technology"].rows == [
+        ["License plate readers", "1", "1", "+0%", "1", "+0%"]
+    ]
+
+
+def test_a_period_not_started_says_so(council, monthly_plate_searches, today_is):
+    today_is(date(2026, 12, 5))
+    text = unescape(
+        get(council, COUNCIL_URL, {"kind": "fiscal-year", "year": "2028"}).content.decode()
+    )
+    assert "FY2028 has not started yet (it starts on July 1, 2027)" in text
+    assert "Show the last complete period instead: FY2026" in text
+
+
+def test_spending_section_follows_the_period_and_names_its_fiscal_years(council, report_data):
+    quarter = {"kind": "quarter", "year": "2025", "quarter": "3"}  # July to September 2025
+    response = get(council, COUNCIL_URL, quarter)
+    page = page_of(response)
+    text = unescape(response.content.decode())
+    assert (
+        "This section covers payments dated July 1, 2025 to September 30, 2025, which fall "
+        "in FY2026" in text
+    )
+    paid = {tuple(r[:2]): r[2] for r in page.tables["spending-in-period"].rows}
+    assert paid == {
+        ("License plate readers", "Grant"): "$0.10",
+        ("Shared RTCC facility", "General fund"): "$1,000.00",
+    }
+    years = {(r[0], r[1]): r[3] for r in page.tables["spending-by-year"].rows}
+    assert years == {
+        ("FY2026", "License plate readers"): "$0.30",
+        ("FY2026", "Shared RTCC facility"): "$1,000.00",
+    }
+    crossing = {"kind": "custom", "start": "2025-06-01", "end": "2025-07-31"}
+    text = unescape(get(council, COUNCIL_URL, crossing).content.decode())
+    assert "which fall in FY2025 and FY2026" in text
+
+
+def test_every_council_table_says_how_it_is_counted(council, report_data):
+    html = unescape(get(council, COUNCIL_URL, FY2026).content.decode())
+    figures = re.findall(r'<figure class="report-table" id="([^"]+)">(.*?)</figure>', html, re.S)
+    assert {table_id for table_id, _body in figures} == COUNCIL_TABLES
+    for table_id, body in figures:
+        assert "How this is counted:" in body, table_id
+    annual = unescape(council.get(ANNUAL_URL + "?fy=2026").content.decode())
+    figures = re.findall(r'<figure class="report-table" id="([^"]+)">(.*?)</figure>', annual, re.S)
+    assert {table_id for table_id, _body in figures} == ANNUAL_TABLES
+    for table_id, body in figures:
+        assert "How this is counted:" in body, table_id

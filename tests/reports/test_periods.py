@@ -316,3 +316,172 @@ def test_rollup_rows_for_one_technology(one_query_per_day, maker: QueryMaker):
     assert selectors.usage_totals(period, "nibin")["queries"] == 1
     assert selectors.usage_totals(period, "license-plate-reader")["queries"] == 2
     assert selectors.usage_totals(period, "face-recognition")["queries"] == 0
+
+
+# --- Periods in progress: compared with the same span of earlier periods ----------------------
+
+
+def spans(comparison) -> list[tuple[date, date, str]]:
+    return [(e.period.start, e.period.end, e.period.label) for e in comparison.earlier]
+
+
+def test_fiscal_year_in_progress_is_compared_with_the_same_dates_a_year_earlier(july_fy):
+    # The case of the issue: on 5 December, FY2027 has run five months and four days.
+    comparison = periods.compare(periods.fiscal_year(2027), date(2026, 12, 5))
+    assert comparison.status == periods.IN_PROGRESS
+    assert comparison.in_progress
+    current = comparison.current
+    assert (current.start, current.end, current.label) == (
+        date(2026, 7, 1),
+        date(2026, 12, 4),  # the last whole day
+        "FY2027 to Dec 4",
+    )
+    assert current.kind == "fiscal-year"
+    # Previous fiscal year and the same period a year earlier are one: a single comparison.
+    assert spans(comparison) == [(date(2025, 7, 1), date(2025, 12, 4), "FY2026 to Dec 4")]
+    assert comparison.earlier[0].change_label == "Change"
+    assert comparison.completed == periods.fiscal_year(2026)
+
+
+def test_month_in_progress_has_two_comparisons_of_the_same_days():
+    comparison = periods.compare(periods.month(2026, 12), date(2026, 12, 5))
+    assert (comparison.current.start, comparison.current.end) == (
+        date(2026, 12, 1),
+        date(2026, 12, 4),
+    )
+    assert comparison.current.label == "December 2026 to Dec 4"
+    assert spans(comparison) == [
+        (date(2026, 11, 1), date(2026, 11, 4), "November 2026 to Nov 4"),
+        (date(2025, 12, 1), date(2025, 12, 4), "December 2025 to Dec 4"),
+    ]
+    assert [e.change_label for e in comparison.earlier] == ["Change", "Change on year"]
+    assert comparison.completed == periods.month(2026, 11)
+
+
+def test_month_in_progress_on_its_last_day_stops_at_the_shorter_previous_month():
+    comparison = periods.compare(periods.month(2026, 3), date(2026, 3, 31))
+    assert comparison.status == periods.IN_PROGRESS  # the 31st is not over yet
+    assert comparison.current.end == date(2026, 3, 30)
+    assert spans(comparison)[0][:2] == (date(2026, 2, 1), date(2026, 2, 28))
+    assert spans(comparison)[1][:2] == (date(2025, 3, 1), date(2025, 3, 30))
+
+
+def test_quarter_in_progress():
+    comparison = periods.compare(periods.quarter(2026, 4), date(2026, 11, 15))
+    assert (comparison.current.start, comparison.current.end) == (
+        date(2026, 10, 1),
+        date(2026, 11, 14),
+    )
+    assert [s[:2] for s in spans(comparison)] == [
+        (date(2026, 7, 1), date(2026, 8, 14)),
+        (date(2025, 10, 1), date(2025, 11, 14)),
+    ]
+    assert comparison.completed == periods.quarter(2026, 3)
+
+
+def test_calendar_year_to_date_across_a_leap_day():
+    comparison = periods.compare(periods.calendar_year(2024), date(2024, 3, 1))
+    assert (comparison.current.start, comparison.current.end) == (
+        date(2024, 1, 1),
+        date(2024, 2, 29),
+    )
+    # 2023 has no 29 February: its span ends on the 28th. One comparison for a year.
+    assert spans(comparison) == [(date(2023, 1, 1), date(2023, 2, 28), "2023 to Feb 28")]
+    assert comparison.completed == periods.calendar_year(2023)
+
+
+def test_custom_range_in_progress_moves_back_by_days_and_by_a_year():
+    period = periods.custom(date(2026, 11, 20), date(2026, 12, 31))
+    comparison = periods.compare(period, date(2026, 12, 5))
+    current = comparison.current
+    assert (current.start, current.end, current.label) == (
+        date(2026, 11, 20),
+        date(2026, 12, 4),
+        "2026-11-20 to 2026-12-04",
+    )
+    # The previous range is the 42 days just before; its first 15 days match the 15 so far.
+    assert spans(comparison) == [
+        (date(2026, 10, 9), date(2026, 10, 23), "2026-10-09 to 2026-10-23"),
+        (date(2025, 11, 20), date(2025, 12, 4), "2025-11-20 to 2025-12-04"),
+    ]
+    assert all((end - start).days + 1 == current.days for start, end, _label in spans(comparison))
+    assert comparison.completed == periods.custom(date(2026, 11, 20), date(2026, 12, 4))
+
+
+def test_a_period_that_began_today_counts_today_so_far():
+    comparison = periods.compare(periods.month(2026, 12), date(2026, 12, 1))
+    assert comparison.status == periods.IN_PROGRESS
+    assert (comparison.current.start, comparison.current.end) == (
+        date(2026, 12, 1),
+        date(2026, 12, 1),
+    )
+    assert spans(comparison)[0][:2] == (date(2026, 11, 1), date(2026, 11, 1))
+    # A custom range that began today has no whole day to offer instead.
+    today = periods.compare(periods.custom(date(2026, 12, 1), date(2026, 12, 9)), date(2026, 12, 1))
+    assert today.completed is None
+
+
+def test_a_completed_fiscal_year_is_compared_whole_with_one_comparison(july_fy):
+    comparison = periods.compare(periods.fiscal_year(2026), date(2026, 12, 5))
+    assert comparison.status == periods.COMPLETE
+    assert comparison.current == periods.fiscal_year(2026)
+    assert spans(comparison) == [(date(2024, 7, 1), date(2025, 6, 30), "FY2025")]
+    assert comparison.completed is None
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (date(2026, 6, 29), periods.IN_PROGRESS),
+        (date(2026, 6, 30), periods.IN_PROGRESS),  # its last day is not over
+        (date(2026, 7, 1), periods.COMPLETE),
+        (date(2025, 7, 1), periods.IN_PROGRESS),
+        (date(2025, 6, 30), periods.NOT_STARTED),
+    ],
+)
+def test_status_at_the_edges(july_fy, today, expected):
+    assert periods.status(periods.fiscal_year(2026), today) == expected
+
+
+def test_a_completed_month_keeps_two_whole_comparisons():
+    comparison = periods.compare(periods.month(2026, 3), date(2026, 12, 5))
+    assert comparison.current == periods.month(2026, 3)
+    assert [(e.period, e.change_label) for e in comparison.earlier] == [
+        (periods.month(2026, 2), "Change"),
+        (periods.month(2025, 3), "Change on year"),
+    ]
+
+
+def test_a_period_not_started_is_shown_whole_and_offers_the_last_complete_one(july_fy):
+    comparison = periods.compare(periods.fiscal_year(2028), date(2026, 12, 5))
+    assert comparison.status == periods.NOT_STARTED
+    assert comparison.current == periods.fiscal_year(2028)
+    assert comparison.completed == periods.fiscal_year(2026)
+
+
+def test_january_fiscal_years_in_progress_are_calendar_years_to_date(january_fy):
+    comparison = periods.compare(periods.fiscal_year(2026), date(2026, 5, 10))
+    assert (comparison.current.start, comparison.current.end) == (
+        date(2026, 1, 1),
+        date(2026, 5, 9),
+    )
+    assert spans(comparison) == [(date(2025, 1, 1), date(2025, 5, 9), "FY2025 to May 9")]
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        periods.fiscal_year(2026),
+        periods.calendar_year(2025),
+        periods.quarter(2026, 4),
+        periods.month(2026, 2),
+        periods.custom(date(2025, 8, 15), date(2026, 2, 10)),
+    ],
+    ids=["fiscal-year", "year", "quarter", "month", "custom"],
+)
+def test_picker_params_choose_the_same_period(july_fy, period):
+    from reports.forms import PeriodPickerForm
+
+    form = PeriodPickerForm(periods.picker_params(period))
+    assert form.is_valid(), form.errors
+    assert form.period() == period
