@@ -1,5 +1,5 @@
 """`python -m sightline_verifier`: the same command as `sightline-verify`."""
 
-from sightline_verifier.verify import run
+from sightline_verifier.cli import run
 
 run()

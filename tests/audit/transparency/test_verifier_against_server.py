@@ -18,9 +18,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rest_framework.test import APIClient
+from sightline_verifier import cli as verifier
+from sightline_verifier import client as http_client
 from sightline_verifier import merkle
-from sightline_verifier import verify as verifier
-from sightline_verifier.verify import FetchError, VerificationFailed, verify
+from sightline_verifier.client import Source, parse_json
+from sightline_verifier.errors import FetchError, VerificationFailed
+from sightline_verifier.jsonapi import verify
 
 from audit.log.parsing import QueryInput, fingerprint_target
 from audit.log.services import record_queries
@@ -90,13 +93,21 @@ def publish() -> dict[str, Any]:
 Tamper = Callable[[str, Any], Any]
 
 
-class DjangoLogClient:
-    """The verifier's client, answered in-process by the real Django app; can tamper."""
+class DjangoLogClient(Source):
+    """The verifier's client, answered in-process by the real Django app; can tamper.
+
+    It answers 404 under /tlog/, as a Sightline older than the C2SP tiles did, so the command
+    line falls back to the JSON API these tests exercise.
+    """
 
     def __init__(self, tamper: Tamper | None = None) -> None:
         self.api = APIClient()
         self.tamper = tamper
         self.paths: list[str] = []
+
+    def get_bytes(self, path: str) -> bytes:
+        self.paths.append(path)
+        raise FetchError(f"HTTP 404 for {path}", status=404)
 
     def get_json(self, path: str) -> Any:
         self.paths.append(path)
@@ -551,7 +562,7 @@ def test_a_log_that_refuses_a_consistency_proof_fails(two_heads):
 )
 def test_documents_that_could_be_read_two_ways_are_refused(body):
     with pytest.raises(ValueError):
-        verifier.parse_json(body)
+        parse_json(body)
 
 
 def test_a_leaf_of_an_unknown_version_fails(small_log):
@@ -728,7 +739,7 @@ def test_verifies_a_live_server_then_its_growth_from_a_saved_head(
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == f"OK: 3 entries, root {first['root_hash']}"
     assert json.loads(saved.read_text()) == first
-    client = verifier.LogClient(live_server.url + "/")
+    client = http_client.HttpSource(live_server.url + "/")
     assert client.get_json(TREE_HEAD) == first
     with pytest.raises(FetchError, match=r"answered HTTP 404: .*No tree head of size 999") as error:
         client.get_json(f"{TREE_HEAD}?tree_size=999")
