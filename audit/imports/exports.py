@@ -90,12 +90,10 @@ def csv_lines(items: QuerySet, which: str) -> Iterator[str]:
         writer.writerow(ROW_COLUMNS)
         cells = _row_cells
     yield buffer.getvalue()
-    count = 0
     buffer.seek(0)
     buffer.truncate()
-    for item in items.iterator(chunk_size=2000):
+    for count, item in enumerate(items.iterator(chunk_size=2000), start=1):
         writer.writerow(cells(item))
-        count += 1
         if count % 2000 == 0:
             yield buffer.getvalue()
             buffer.seek(0)

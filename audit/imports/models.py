@@ -60,14 +60,14 @@ class AgencyAlias(models.Model):
     def __str__(self) -> str:
         return f"{self.name} → {self.agency.code}"
 
+    def save(self, *args, **kwargs):
+        self.key = alias_key(self.name)
+        super().save(*args, **kwargs)
+
     def clean(self):
         key = alias_key(self.name)
         if type(self).objects.filter(key=key).exclude(pk=self.pk).exists():
             raise ValidationError({"name": _("This name already has an alias.")})
-
-    def save(self, *args, **kwargs):
-        self.key = alias_key(self.name)
-        super().save(*args, **kwargs)
 
 
 class OperatorAlias(models.Model):
@@ -86,14 +86,14 @@ class OperatorAlias(models.Model):
     def __str__(self) -> str:
         return f"{self.name} → #{self.operator.badge_number}"
 
+    def save(self, *args, **kwargs):
+        self.key = alias_key(self.name)
+        super().save(*args, **kwargs)
+
     def clean(self):
         key = alias_key(self.name)
         if type(self).objects.filter(key=key).exclude(pk=self.pk).exists():
             raise ValidationError({"name": _("This name already has an alias.")})
-
-    def save(self, *args, **kwargs):
-        self.key = alias_key(self.name)
-        super().save(*args, **kwargs)
 
 
 class VendorImport(AppendOnlyModel):

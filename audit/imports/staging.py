@@ -76,4 +76,3 @@ def discard(token: str) -> None:
         directory = _directory()
         (directory / token).unlink(missing_ok=True)
         (directory / f"{token}.json").unlink(missing_ok=True)
-

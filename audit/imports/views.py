@@ -12,8 +12,8 @@ from django.views.generic import TemplateView
 
 from audit.imports import exports, selectors, services, staging
 from audit.imports.errors import ExportRefused
-from audit.imports.forms import ListFilterForm, UploadForm
 from audit.imports.formats import TARGET_MARK
+from audit.imports.forms import ListFilterForm, UploadForm
 from audit.models import AccessRecord
 from audit.workspace.services import record_access
 from portal.roles import AUDITOR, RoleRequiredMixin
@@ -145,7 +145,7 @@ class ImportsView(ImportPageMixin, TemplateView):
                 url = reverse("audit:import-detail", args=[result.vendor_import.pk])
                 yield format_html(
                     '<li role="status"><strong>Done.</strong> {} new rows, {} already imported; '
-                    '{} matched to the log, {} recorded as not logged by the RTCC. '
+                    "{} matched to the log, {} recorded as not logged by the RTCC. "
                     '<a href="{}">See the reconciliation of import {}</a>.</li>',
                     result.kept,
                     result.duplicates,
