@@ -53,11 +53,14 @@ class Table:
                     "marker": {"color": COLORS[(index - self.numeric_from) % len(COLORS)]},
                 }
             )
+        if not any(value for trace in traces for value in trace["y"]):
+            return None  # nothing to draw: the table says it is all zeros
         layout = {
             "barmode": "stack" if self.chart == "stacked" else "group",
-            "margin": {"t": 10, "r": 10, "b": 80, "l": 60},
+            "margin": {"t": 40, "r": 10, "b": 40, "l": 60},
             "height": 320,
-            "legend": {"orientation": "h"},
+            # Above the plot, so long category names below it never run into the legend.
+            "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
             "font": {"family": "system-ui, sans-serif"},
             "xaxis": {"type": "category", "automargin": True},
             # Counts with thousands separators; money in short dollars ($2.15M), like the

@@ -480,7 +480,9 @@ def test_unknown_table_is_404(council):
 # --- Scripts, styles, plotly and the CSP ----------------------------------------------------
 
 
-@pytest.mark.parametrize("url", [COUNCIL_URL + "?kind=fiscal-year&year=2026", ANNUAL_URL])
+@pytest.mark.parametrize(
+    "url", [COUNCIL_URL + "?kind=fiscal-year&year=2026", ANNUAL_URL + "?fy=2026"]
+)
 def test_no_inline_script_or_style(council, report_data, url):
     response = council.get(url)
     html = response.content.decode()
