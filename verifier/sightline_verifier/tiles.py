@@ -321,6 +321,7 @@ class TileHashes:
         self.size = size
         self._read = read
         self._tiles: dict[Tile, list[bytes]] = {}
+        self._subtrees: dict[tuple[int, int], bytes] = {}
         self._root: bytes | None = None
         if root is not None:
             computed = self.subtree_hash()(0, size)
@@ -350,8 +351,14 @@ class TileHashes:
     def perfect(self, tree_level: int, index: int) -> bytes:
         """The hash of the perfect subtree (tree_level, index), a ``merkle.PerfectHash``."""
         tile, start, count = tile_for_hash(tree_level, index, self.size)
-        hashes = self.tile(tile)[start : start + count]
-        return hashes[0] if count == 1 else merkle.root_from_leaf_hashes(hashes)
+        if count == 1:
+            return self.tile(tile)[start]
+        # A subtree inside a tile is hashed once, however many proofs use it.
+        digest = self._subtrees.get((tree_level, index))
+        if digest is None:
+            digest = merkle.root_from_leaf_hashes(self.tile(tile)[start : start + count])
+            self._subtrees[(tree_level, index)] = digest
+        return digest
 
     def subtree_hash(self) -> merkle.SubtreeHash:
         return merkle.subtree_hash_from(self.perfect)
