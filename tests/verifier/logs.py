@@ -17,6 +17,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sightline_verifier import merkle, tiles
 from sightline_verifier.checkpoint import Checkpoint, sign_checkpoint
+from sightline_verifier.client import Source
+from sightline_verifier.errors import FetchError
 from sightline_verifier.note import Signer
 
 ORIGIN = "sightline.test/log"
@@ -65,6 +67,7 @@ class TestLog:
         self.leaves: list[bytes] = []
         self.perfect: dict[tuple[int, int], bytes] = {}
         self.builder = merkle.TreeBuilder()
+        self._tiles: dict[tiles.Tile, bytes] = {}  # a tile's bytes never change once made
         self.grow(size)
 
     @property
@@ -80,8 +83,13 @@ class TestLog:
 
     def root(self, size: int | None = None) -> bytes:
         size = self.size if size is None else size
-        hashes = [merkle.leaf_hash(data) for data in self.leaves[:size]]
-        return merkle.root_from_leaf_hashes(hashes)
+        return self.subtree_hash(0, size)
+
+    def subtree_hash(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]) from the stored perfect subtrees (a merkle.SubtreeHash)."""
+        return merkle.subtree_hash_from(lambda level, index: self.perfect[(level, index)])(
+            start, end
+        )
 
     def checkpoint(self, size: int | None = None) -> str:
         size = self.size if size is None else size
@@ -89,6 +97,12 @@ class TestLog:
         return sign_checkpoint(body, self.key)
 
     def tile(self, tile: tiles.Tile) -> bytes:
+        data = self._tiles.get(tile)
+        if data is None:
+            data = self._tiles[tile] = self._make_tile(tile)
+        return data
+
+    def _make_tile(self, tile: tiles.Tile) -> bytes:
         if tile.entries:
             first = tile.index * tiles.TILE_WIDTH
             return tiles.encode_entry_bundle(self.leaves[first : first + tile.width])
@@ -126,3 +140,39 @@ def serve_directory(directory: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class LogSource(Source):
+    """A static mirror of ``log`` at ``size``, in memory; ``tamper(path, data)`` may alter it.
+
+    Serves only what a mirror of that size holds (404 otherwise) and records every path read.
+    """
+
+    tlog_prefix = ""
+    has_api = False
+
+    def __init__(self, log: TestLog, size: int | None = None, tamper=None) -> None:
+        self.log = log
+        self.size = log.size if size is None else size
+        self.tamper = tamper
+        self.paths: list[str] = []
+        self._checkpoint = log.checkpoint(self.size).encode()
+        self._tiles = {t.path for t in tiles.tiles_for_size(self.size)}
+        self._tiles.update(t.path for t in tiles.entry_bundles_for_size(self.size))
+
+    def bundle_path(self, sequence: int) -> str:
+        """The path of the bundle holding entry ``sequence`` at this size."""
+        index = sequence // tiles.TILE_WIDTH
+        width = min(tiles.TILE_WIDTH, self.size - index * tiles.TILE_WIDTH)
+        return "/" + tiles.Tile(0, index, width, entries=True).path
+
+    def get_bytes(self, path: str) -> bytes:
+        self.paths.append(path)
+        relative = path.lstrip("/")
+        if relative == "checkpoint":
+            data = self._checkpoint
+        elif relative in self._tiles:
+            data = self.log.tile(tiles.parse_tile_path(relative))
+        else:
+            raise FetchError(f"{path} is not in the mirror", status=404)
+        return self.tamper(relative, data) if self.tamper else data
