@@ -30,23 +30,35 @@ $(DEMO_PASSWORD_FILE):
 	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(12))" > $@
 	@chmod 600 $@
 
+# The server runs in the foreground (Ctrl-C stops it as usual); beside it, a watcher waits until
+# it answers and only then prints the URLs and logins, so they are the last thing on screen.
+# A second run reuses .venv, the database and its demo data: migrate and seed_demo are no-ops.
+RUN_URL := http://127.0.0.1:$(PORT)
 run: $(VENV)/.installed $(DEMO_PASSWORD_FILE)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --if-empty --demo-password "$$(cat $(DEMO_PASSWORD_FILE))"
-	@echo ""
-	@echo "Sightline is starting on http://127.0.0.1:$(PORT)/"
-	@echo "  Public transparency page  http://127.0.0.1:$(PORT)/   (Español: the switch in the header)"
-	@echo "  Spending                  http://127.0.0.1:$(PORT)/spending/"
-	@echo "  Open data                 http://127.0.0.1:$(PORT)/open-data/"
-	@echo "  Verify the log            http://127.0.0.1:$(PORT)/log/"
-	@echo "  Council reports           http://127.0.0.1:$(PORT)/reports/"
-	@echo "  Auditor workspace         http://127.0.0.1:$(PORT)/audit/"
-	@echo "  Administration            http://127.0.0.1:$(PORT)/admin/"
-	@echo "  API docs                  http://127.0.0.1:$(PORT)/api/docs/"
-	@echo "Demo logins (password for all three: $$(cat $(DEMO_PASSWORD_FILE))):"
-	@echo "  council   - council member    auditor - auditor    admin - administrator"
-	@echo "Press Ctrl-C to stop."
-	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@server=$$$$; \
+	( for _ in $$(seq 1 600); do \
+	    kill -0 $$server 2>/dev/null || exit 0; \
+	    $(PY) -c "import sys, urllib.request as r; r.urlopen(sys.argv[1], timeout=30)" \
+	      "$(RUN_URL)/" >/dev/null 2>&1 && break; \
+	    sleep 0.2; \
+	  done; \
+	  echo ""; \
+	  echo "Sightline is up on $(RUN_URL)/"; \
+	  echo "  Public transparency page  $(RUN_URL)/   (Español: the switch in the header)"; \
+	  echo "  Spending                  $(RUN_URL)/spending/"; \
+	  echo "  Open data                 $(RUN_URL)/open-data/"; \
+	  echo "  Verify the log            $(RUN_URL)/log/"; \
+	  echo "  Council reports           $(RUN_URL)/reports/"; \
+	  echo "  Auditor workspace         $(RUN_URL)/audit/"; \
+	  echo "  Administration            $(RUN_URL)/admin/"; \
+	  echo "  API docs                  $(RUN_URL)/api/docs/"; \
+	  echo "Demo logins (password for all three: $$(cat $(DEMO_PASSWORD_FILE))):"; \
+	  echo "  council   - council member    auditor - auditor    admin - administrator"; \
+	  echo "Press Ctrl-C to stop."; \
+	) & \
+	exec env DEBUG=1 $(PY) manage.py runserver --skip-checks 127.0.0.1:$(PORT)
 
 # Production (docs/deploy.md). The preflight refuses to start, naming every problem, unless
 # SECRET_KEY, DATABASE_URL (PostgreSQL) and ALLOWED_HOSTS are set and safe and DEBUG is off.
