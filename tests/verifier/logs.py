@@ -122,6 +122,7 @@ class TestLog:
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real static host
+    disable_nagle_algorithm = True  # headers and body are written apart
 
     def log_message(self, format, *args):
         pass

@@ -141,6 +141,8 @@ class HttpSource(Source):
         self.retries = retries
         self.parallel = max(1, parallel)
         self.user_agent = user_agent
+        #: Seconds to wait before the first retry (then twice that, ...).
+        self.retry_pause = 1.0
         self._local = threading.local()
         self._connections: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -193,13 +195,13 @@ class HttpSource(Source):
                 # A kept-alive connection the server closed meanwhile fails once: retry it.
                 if attempt < self.retries and not isinstance(error, ConnectionRefusedError):
                     attempt += 1
-                    time.sleep(0.1 * attempt)
+                    time.sleep(0.1 * self.retry_pause * attempt)
                     continue
                 raise FetchError(f"could not fetch {url}: {error}") from None
             status = response.status
             if status in _RETRY_STATUSES and attempt < self.retries:
                 attempt += 1
-                time.sleep(attempt)
+                time.sleep(self.retry_pause * attempt)
                 continue
             if len(body) > MAX_RESPONSE_BYTES:
                 raise FetchError(f"{url} sent more than {MAX_RESPONSE_BYTES} bytes.")

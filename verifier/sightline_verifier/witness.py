@@ -228,6 +228,7 @@ def _parse_request(body: bytes) -> tuple[int, list[bytes], bytes]:
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "sightline-witness"
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are written apart: send each at once
     witness: Witness  # set on the subclass made by serve()
 
     def _answer(self, answer: WitnessAnswer) -> None:
