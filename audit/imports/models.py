@@ -202,3 +202,8 @@ class RowMatch(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row_id} = entry #{self.entry_id}"
+
+
+# The not-logged-by-rtcc flag is derived from these records; registering it needs the flags
+# package, which needs every model above.
+from audit.imports import flagging  # noqa: E402, F401

@@ -1,54 +1,41 @@
 """Every write of vendor imports: importing an export file and reconciling its rows with the log.
 
-An import reads the file twice. The first pass checks every row and writes nothing: a file with
-any problem is refused whole, naming each line. The second pass writes in chunks, each in its
-own transaction under the log's append lock, so the log stays writable during a long import:
-rows already kept (same vendor key, from this file or an earlier one) are skipped, each new
-row is matched to the entry the center logged for the same search, and the rows the log has
-no entry for are recorded into it through the log's bulk recording path.
+An import reads the file twice. The first pass (`reading`) checks every row and writes nothing:
+a file with any problem is refused whole, naming each line. The second pass writes in chunks,
+each in its own transaction under the log's append lock, so the log stays writable during a
+long import: rows already kept (same vendor key, from this file or an earlier one) are skipped,
+each new row is matched to the entry the center logged for the same search (`matching`), and
+the rows the log has no entry for are recorded into it through the log's bulk recording path.
 """
 
-import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from typing import BinaryIO
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.imports.errors import ExportRefused, ProblemList
-from audit.imports.formats import (
-    FLOCK,
-    FLOCK_TECHNOLOGY,
-    FORMATS,
-    GENERIC,
-    ExportReader,
-    VendorRow,
+from audit.imports.formats import FLOCK, VendorRow
+from audit.imports.matching import Names, Side, in_chunks, match, tolerance
+from audit.imports.models import ImportRow, ImportSource, RowMatch, RowRecording, VendorImport
+from audit.imports.normalize import RepeatNumbering
+from audit.imports.reading import (  # noqa: F401  (the import service's public names)
+    PREVIEW_ROWS,
+    ExportSpec,
+    Scan,
+    export_spec,
+    reader_for,
+    scan_export,
+    scan_steps,
 )
-from audit.imports.mapping import Mapping, load_mapping
-from audit.imports.models import (
-    AgencyAlias,
-    ImportRow,
-    ImportSource,
-    OperatorAlias,
-    RowMatch,
-    RowRecording,
-    VendorImport,
-    alias_key,
-)
-from audit.imports.normalize import RepeatFinder, RepeatNumbering
 from audit.imports.selectors import import_integrations
-from audit.imports.times import TimeProblem, zone_named
-from audit.log.parsing import QueryInput, fingerprint_target
+from audit.log.parsing import QueryInput
 from audit.log.services import record_queries
-from audit.models import Agency, Integration, LogState, Operator, QueryLogEntry, Technology
+from audit.models import Agency, Integration, LogState
 
 CHUNK = 5000
-PREVIEW_ROWS = 20
 
 
 class Progress:
@@ -59,308 +46,6 @@ class Progress:
 
     def advance(self, rows: int) -> None:
         """`rows` more rows of the current stage are done."""
-
-
-@dataclass(frozen=True)
-class ExportSpec:
-    """What the importer says about a file: its format, agency, technology, zone, mapping."""
-
-    fmt: str
-    agency: Agency
-    technology: Technology
-    zone_name: str
-    mapping: Mapping | None = None
-    mapping_text: str = ""
-
-
-def export_spec(
-    *,
-    fmt: str,
-    agency_code: str,
-    technology_slug: str = "",
-    zone_name: str = "",
-    mapping_text: str | bytes = "",
-) -> ExportSpec:
-    """Check what the importer chose before any file is read; ExportRefused names the mistake."""
-    if fmt not in FORMATS:
-        raise ExportRefused.single(f"unknown format '{fmt}'; choose one of: {', '.join(FORMATS)}")
-    agency = Agency.objects.filter(code__iexact=agency_code.strip()).first()
-    if agency is None:
-        known = ", ".join(Agency.objects.values_list("code", flat=True)) or "none yet"
-        raise ExportRefused.single(f"unknown agency '{agency_code}' (known codes: {known})")
-    mapping = None
-    if isinstance(mapping_text, bytes):
-        mapping_text = mapping_text.decode("utf-8-sig", errors="replace")
-    if fmt == GENERIC:
-        if not mapping_text.strip():
-            raise ExportRefused.single("the generic-csv format needs a mapping file (--mapping)")
-        mapping = load_mapping(mapping_text)
-    elif mapping_text.strip():
-        raise ExportRefused.single("a mapping file is only used with --format generic-csv")
-    if fmt == FLOCK:
-        if technology_slug and technology_slug != FLOCK_TECHNOLOGY:
-            raise ExportRefused.single(
-                f"Flock exports are {FLOCK_TECHNOLOGY} searches, not {technology_slug}"
-            )
-        technology_slug = FLOCK_TECHNOLOGY
-    else:
-        if mapping.technology and technology_slug and mapping.technology != technology_slug:
-            raise ExportRefused.single(
-                f"the mapping file says technology {mapping.technology}, the import says "
-                f"{technology_slug}"
-            )
-        technology_slug = technology_slug or mapping.technology
-        if not technology_slug:
-            raise ExportRefused.single(
-                'name the technology (--technology, or technology = "..." in the mapping)'
-            )
-    technology = Technology.objects.filter(slug=technology_slug).first()
-    if technology is None:
-        known = ", ".join(Technology.objects.values_list("slug", flat=True))
-        raise ExportRefused.single(f"unknown technology '{technology_slug}' (known: {known})")
-    if not zone_name and mapping is not None:
-        zone_name = mapping.time_zone
-    zone_name = zone_name or settings.TIME_ZONE
-    try:
-        zone_named(zone_name)
-    except TimeProblem as problem:
-        raise ExportRefused.single(f"--timezone: {problem}") from None
-    return ExportSpec(
-        fmt=fmt,
-        agency=agency,
-        technology=technology,
-        zone_name=zone_name,
-        mapping=mapping,
-        mapping_text=mapping_text,
-    )
-
-
-def _reader(spec: ExportSpec) -> ExportReader:
-    return ExportReader(
-        fmt=spec.fmt,
-        technology=spec.technology.slug,
-        query_types=frozenset(spec.technology.query_types),
-        zone=zone_named(spec.zone_name),
-        fingerprint=fingerprint_target,
-        now=timezone.now(),
-        mapping=spec.mapping,
-    )
-
-
-# -- the first pass: check everything, write nothing ---------------------------------------
-
-
-@dataclass
-class Scan:
-    """What the first pass learned of a file."""
-
-    sha256: str
-    size: int
-    columns: dict[str, str]
-    header: list[str]
-    header_line: int
-    rows_read: int = 0
-    covers_from: datetime | None = None
-    covers_to: datetime | None = None
-    first_rows: list[VendorRow] = field(default_factory=list)
-    problems: ProblemList = field(default_factory=ProblemList)
-    repeats: set[str] = field(default_factory=set)
-
-
-def _digest(binary: BinaryIO) -> tuple[str, int]:
-    binary.seek(0)
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := binary.read(1 << 20):
-        digest.update(chunk)
-        size += len(chunk)
-    binary.seek(0)
-    return digest.hexdigest(), size
-
-
-SCAN_STEP = 10_000
-
-
-def scan_steps(
-    *, binary: BinaryIO, spec: ExportSpec, scan: list, keep: int = PREVIEW_ROWS
-) -> Iterator[int]:
-    """The first pass, yielding the rows read so far every SCAN_STEP rows; the Scan is put in
-    `scan` (a list, empty on entry) once the header is read. Writes nothing."""
-    sha256, size = _digest(binary)
-    if size == 0:
-        raise ExportRefused.single("the file is empty")
-    reader = _reader(spec)
-    problems = ProblemList()
-    finder = RepeatFinder()
-    found = None
-    for row in reader.rows(binary, problems):
-        if found is None:
-            found = Scan(sha256, size, reader.columns, reader.header, reader.header_line)
-            scan.append(found)
-        found.rows_read += 1
-        if len(found.first_rows) < keep:
-            found.first_rows.append(row)
-        moment = row.occurred_at
-        if found.covers_from is None or moment < found.covers_from:
-            found.covers_from = moment
-        if found.covers_to is None or moment > found.covers_to:
-            found.covers_to = moment
-        if row.row_key.startswith("sha256:"):
-            finder.see(row.row_key)
-        if found.rows_read % SCAN_STEP == 0:
-            yield found.rows_read
-    if found is None:
-        found = Scan(sha256, size, reader.columns, reader.header, reader.header_line)
-        scan.append(found)
-    found.problems = problems
-    found.repeats = finder.suspects
-    binary.seek(0)
-    yield found.rows_read
-
-
-def scan_export(*, binary: BinaryIO, spec: ExportSpec, keep: int = PREVIEW_ROWS) -> Scan:
-    """Read the whole file once, keeping its first `keep` rows and every problem by line.
-
-    Raises ExportRefused only when the header itself is wrong; row problems are in `problems`.
-    """
-    scan: list[Scan] = []
-    for _ in scan_steps(binary=binary, spec=spec, scan=scan, keep=keep):
-        pass
-    return scan[0]
-
-
-# -- names written in exports --------------------------------------------------------------
-
-
-class Names:
-    """Resolves organisation and operator names as written to agency codes and badges.
-
-    An alias decides first; then a registered code, badge or exact name. A name nothing
-    resolves is kept as written (and the entry is flagged as an unknown agency or operator).
-    An empty organisation is the export's own agency.
-    """
-
-    def __init__(self, home_code: str):
-        self.home_code = home_code
-        self._agencies: dict[str, str] = {}
-        for code, name in Agency.objects.values_list("code", "name"):
-            self._agencies.setdefault(alias_key(name), code)
-            self._agencies[alias_key(code)] = code
-        self._agencies.update(AgencyAlias.objects.values_list("key", "agency__code"))
-        self.agency_codes = set(self._agencies.values())
-        self._operators: dict[str, str] = {}
-        names: dict[str, list[str]] = defaultdict(list)
-        for badge, name in Operator.objects.values_list("badge_number", "name"):
-            names[alias_key(name)].append(badge)
-            self._operators[alias_key(badge)] = badge
-        for key, badges in names.items():
-            if len(badges) == 1:  # two officers of one name: only an alias can tell them apart
-                self._operators.setdefault(key, badges[0])
-        self._operators.update(OperatorAlias.objects.values_list("key", "operator__badge_number"))
-        self.badges = set(self._operators.values())
-
-    def agency(self, name: str) -> tuple[str, bool]:
-        """(code, known): the code to record and whether it is a registered agency."""
-        if not name:
-            return self.home_code, True
-        code = self._agencies.get(alias_key(name))
-        if code is not None:
-            return code, True
-        return name[:32], False
-
-    def operator(self, name: str) -> tuple[str, bool]:
-        if not name:
-            return "", False
-        badge = self._operators.get(alias_key(name))
-        if badge is not None:
-            return badge, True
-        return name[:32], False
-
-
-# -- matching rows to entries --------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Side:
-    """A vendor row reduced to what matching needs."""
-
-    index: int
-    occurred_at: datetime
-    fingerprint: str
-    agency: str
-    agency_known: bool
-    badge: str
-    badge_known: bool
-
-
-def tolerance() -> timedelta:
-    return timedelta(minutes=settings.SIGHTLINE_RECONCILE_TOLERANCE_MINUTES)
-
-
-def _in_chunks(values: list, size: int = 900) -> Iterator[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _match(
-    sides: list[_Side], *, technology: str, window: timedelta, excluded: list[int]
-) -> dict[int, tuple[int, int]]:
-    """For each side that the log holds an entry for: (sequence, seconds apart), by index.
-
-    An entry matches a row when it is of the same technology, searched the same target (or
-    neither names one), happened within `window` of it and, where both sides know them, for
-    the same agency and by the same operator. Each entry matches one row at most, the nearest.
-    Entries recorded from imports, and entries already matched to a row, are not candidates.
-    """
-    if not sides:
-        return {}
-    low = min(s.occurred_at for s in sides) - window
-    high = max(s.occurred_at for s in sides) + window
-    entries = QueryLogEntry.objects.filter(
-        technology_id=technology, occurred_at__range=(low, high)
-    ).exclude(integration_id__in=excluded)
-    columns = (
-        "sequence",
-        "target_fingerprint",
-        "occurred_at",
-        "requesting_agency_code",
-        "operator_badge",
-    )
-    fingerprints = sorted({s.fingerprint for s in sides if s.fingerprint})
-    found = []
-    for part in _in_chunks(fingerprints):
-        found.extend(entries.filter(target_fingerprint__in=part).values_list(*columns))
-    if any(not s.fingerprint for s in sides):
-        found.extend(entries.filter(target_fingerprint="").values_list(*columns))
-    if not found:
-        return {}
-    taken: set[int] = set()
-    for part in _in_chunks([f[0] for f in found]):
-        taken.update(RowMatch.objects.filter(entry_id__in=part).values_list("entry_id", flat=True))
-    by_target: dict[str, list[tuple]] = defaultdict(list)
-    for candidate in found:
-        if candidate[0] not in taken:
-            by_target[candidate[1]].append(candidate)
-    matched: dict[int, tuple[int, int]] = {}
-    for side in sorted(sides, key=lambda s: s.occurred_at):
-        best = None
-        for sequence, _, occurred_at, agency, badge in by_target.get(side.fingerprint, ()):
-            if sequence in taken:
-                continue
-            apart = abs(side.occurred_at - occurred_at)
-            if apart > window:
-                continue
-            if side.agency_known and agency and agency != side.agency:
-                continue
-            if side.badge_known and badge and badge != side.badge:
-                continue
-            if best is None or apart < best[1]:
-                best = (sequence, apart, occurred_at)
-        if best is not None:
-            taken.add(best[0])
-            seconds = int((side.occurred_at - best[2]).total_seconds())
-            matched[side.index] = (best[0], seconds)
-    return matched
 
 
 # -- the second pass: write ----------------------------------------------------------------
@@ -466,7 +151,7 @@ class ImportRun:
         done = 0
         yield "importing", done, scan.rows_read
         chunk: list[VendorRow] = []
-        for row in _reader(spec).rows(self.binary, problems):
+        for row in reader_for(spec).rows(self.binary, problems):
             if row.row_key in scan.repeats:
                 row = _rekeyed(row, numbering.key(row.row_key))
             chunk.append(row)
@@ -544,7 +229,7 @@ class _Writer:
                 agency, agency_known = self.names.agency(row.agency_name)
                 badge, badge_known = self.names.operator(row.operator_name)
                 sides.append(
-                    _Side(
+                    Side(
                         index,
                         row.occurred_at,
                         row.target_fingerprint,
@@ -554,7 +239,7 @@ class _Writer:
                         badge_known,
                     )
                 )
-            matched = _match(
+            matched = match(
                 sides,
                 technology=self.vendor_import.technology_id,
                 window=self.window,
@@ -595,7 +280,7 @@ class _Writer:
             unique.setdefault(row.row_key, row)
         kept: set[str] = set()
         keys = list(unique)
-        for part in _in_chunks(keys):
+        for part in in_chunks(keys):
             kept.update(
                 ImportRow.objects.filter(
                     source=self.vendor_import.source, row_key__in=part
@@ -603,7 +288,7 @@ class _Writer:
             )
         return [row for key, row in unique.items() if key not in kept]
 
-    def _insert_rows(self, rows: list[VendorRow], sides: list[_Side]) -> None:
+    def _insert_rows(self, rows: list[VendorRow], sides: list[Side]) -> None:
         adapt_dt = connection.ops.adapt_datetimefield_value
         adapt_date = connection.ops.adapt_datefield_value
         import_id = self.vendor_import.pk
@@ -636,7 +321,7 @@ class _Writer:
             cursor.executemany(_insert_sql(ImportRow, _ROW_FIELDS), values)
 
 
-def _query_input(row, side: _Side) -> QueryInput:
+def _query_input(row, side: Side) -> QueryInput:
     """The log's query for a vendor row (a VendorRow, or an ImportRow kept earlier)."""
     return QueryInput(
         technology=getattr(row, "technology_id", None) or row.technology,
@@ -713,14 +398,14 @@ def reconcile(*, vendor_import: VendorImport, progress: Progress | None = None) 
         with transaction.atomic():
             LogState.objects.select_for_update().get(id=1)
             ids = [row.id for row in rows]
-            for part in _in_chunks(ids):
+            for part in in_chunks(ids):
                 RowMatch.objects.filter(row_id__in=part).delete()
             sides = []
             for index, row in enumerate(rows):
                 agency, agency_known = names.agency(row.agency_name)
                 badge, badge_known = names.operator(row.operator_name)
                 sides.append(
-                    _Side(
+                    Side(
                         index,
                         row.occurred_at,
                         row.target_fingerprint,
@@ -730,7 +415,7 @@ def reconcile(*, vendor_import: VendorImport, progress: Progress | None = None) 
                         badge_known,
                     )
                 )
-            matched = _match(
+            matched = match(
                 sides, technology=vendor_import.technology_id, window=window, excluded=excluded
             )
             RowMatch.objects.bulk_create(

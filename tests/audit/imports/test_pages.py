@@ -175,7 +175,8 @@ def test_reconciliation_page_lists_searches_and_exports(rtcc_log, auditor, users
 
     sightline = auditor.get(f"/audit/imports/{pk}/", {"list": "sightline", "format": "csv"})
     entries = list(csv.DictReader(io.StringIO(body(sightline))))
-    assert [int(e["entry_sequence"]) for e in entries] == [rtcc_log["B"], rtcc_log["C"]]
+    # In time order: C (March 4) before B (March 5).
+    assert [int(e["entry_sequence"]) for e in entries] == [rtcc_log["C"], rtcc_log["B"]]
     actions = list(
         AccessRecord.objects.filter(user=users["auditor"]).values_list("action", flat=True)
     )

@@ -23,9 +23,9 @@ def lists(vendor_import) -> dict[str, list]:
     vendor = [
         row.row_key for row in selectors.reconciliation_list(vendor_import, selectors.VENDOR_ONLY)
     ]
-    sightline = [
+    sightline = sorted(
         e.sequence for e in selectors.reconciliation_list(vendor_import, selectors.SIGHTLINE_ONLY)
-    ]
+    )
     return {"matched": matched, "vendor": vendor, "sightline": sightline}
 
 

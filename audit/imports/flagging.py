@@ -1,0 +1,30 @@
+"""The not-logged-by-rtcc flag: entries recorded from a vendor's export because the center's
+own software never logged the search. Registered with the flags package's flag sources, so it
+is computed when entries are recorded and again whenever they are re-flagged."""
+
+from audit.flags.rules import NOT_LOGGED_BY_RTCC, register_flag_source
+
+
+def not_logged_by_rtcc(entries: list) -> dict[int, list[str]]:
+    """{sequence: [not-logged-by-rtcc]} for the entries recorded through an import source."""
+    from audit.imports.selectors import import_integrations  # models are loaded by now
+    from audit.models import QueryLogEntry
+
+    integrations = set(import_integrations())
+    if not integrations or not entries:
+        return {}
+    if all(hasattr(entry, "integration_id") for entry in entries):
+        flagged = [e.sequence for e in entries if e.integration_id in integrations]
+    else:  # entries just recorded, described without their integration
+        sequences = [entry.sequence for entry in entries]
+        flagged = []
+        for start in range(0, len(sequences), 900):
+            flagged.extend(
+                QueryLogEntry.objects.filter(
+                    sequence__in=sequences[start : start + 900], integration_id__in=integrations
+                ).values_list("sequence", flat=True)
+            )
+    return {sequence: [NOT_LOGGED_BY_RTCC] for sequence in flagged}
+
+
+register_flag_source(not_logged_by_rtcc)

@@ -1,0 +1,140 @@
+"""Matching vendor rows to the log: names as written resolved to agencies and operators, and
+each row paired with the entry the center logged for the same search, if any. Reads only."""
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from audit.imports.models import AgencyAlias, OperatorAlias, RowMatch, alias_key
+from audit.models import Agency, Operator, QueryLogEntry
+
+
+class Names:
+    """Resolves organisation and operator names as written to agency codes and badges.
+
+    An alias decides first; then a registered code, badge or exact name. A name nothing
+    resolves is kept as written (and the entry is flagged as an unknown agency or operator).
+    An empty organisation is the export's own agency.
+    """
+
+    def __init__(self, home_code: str):
+        self.home_code = home_code
+        self._agencies: dict[str, str] = {}
+        for code, name in Agency.objects.values_list("code", "name"):
+            self._agencies.setdefault(alias_key(name), code)
+            self._agencies[alias_key(code)] = code
+        self._agencies.update(AgencyAlias.objects.values_list("key", "agency__code"))
+        self.agency_codes = set(self._agencies.values())
+        self._operators: dict[str, str] = {}
+        names: dict[str, list[str]] = defaultdict(list)
+        for badge, name in Operator.objects.values_list("badge_number", "name"):
+            names[alias_key(name)].append(badge)
+            self._operators[alias_key(badge)] = badge
+        for key, badges in names.items():
+            if len(badges) == 1:  # two officers of one name: only an alias can tell them apart
+                self._operators.setdefault(key, badges[0])
+        self._operators.update(OperatorAlias.objects.values_list("key", "operator__badge_number"))
+        self.badges = set(self._operators.values())
+
+    def agency(self, name: str) -> tuple[str, bool]:
+        """(code, known): the code to record and whether it is a registered agency."""
+        if not name:
+            return self.home_code, True
+        code = self._agencies.get(alias_key(name))
+        if code is not None:
+            return code, True
+        return name[:32], False
+
+    def operator(self, name: str) -> tuple[str, bool]:
+        if not name:
+            return "", False
+        badge = self._operators.get(alias_key(name))
+        if badge is not None:
+            return badge, True
+        return name[:32], False
+
+
+@dataclass(slots=True)
+class Side:
+    """A vendor row reduced to what matching needs."""
+
+    index: int
+    occurred_at: datetime
+    fingerprint: str
+    agency: str
+    agency_known: bool
+    badge: str
+    badge_known: bool
+
+
+def tolerance() -> timedelta:
+    return timedelta(minutes=settings.SIGHTLINE_RECONCILE_TOLERANCE_MINUTES)
+
+
+def in_chunks(values: list, size: int = 900) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def match(
+    sides: list[Side], *, technology: str, window: timedelta, excluded: list[int]
+) -> dict[int, tuple[int, int]]:
+    """For each side that the log holds an entry for: (sequence, seconds apart), by index.
+
+    An entry matches a row when it is of the same technology, searched the same target (or
+    neither names one), happened within `window` of it and, where both sides know them, for
+    the same agency and by the same operator. Each entry matches one row at most, the nearest.
+    Entries recorded from imports, and entries already matched to a row, are not candidates.
+    """
+    if not sides:
+        return {}
+    low = min(s.occurred_at for s in sides) - window
+    high = max(s.occurred_at for s in sides) + window
+    entries = QueryLogEntry.objects.filter(
+        technology_id=technology, occurred_at__range=(low, high)
+    ).exclude(integration_id__in=excluded)
+    columns = (
+        "sequence",
+        "target_fingerprint",
+        "occurred_at",
+        "requesting_agency_code",
+        "operator_badge",
+    )
+    fingerprints = sorted({s.fingerprint for s in sides if s.fingerprint})
+    found = []
+    for part in in_chunks(fingerprints):
+        found.extend(entries.filter(target_fingerprint__in=part).values_list(*columns))
+    if any(not s.fingerprint for s in sides):
+        found.extend(entries.filter(target_fingerprint="").values_list(*columns))
+    if not found:
+        return {}
+    taken: set[int] = set()
+    for part in in_chunks([f[0] for f in found]):
+        taken.update(RowMatch.objects.filter(entry_id__in=part).values_list("entry_id", flat=True))
+    by_target: dict[str, list[tuple]] = defaultdict(list)
+    for candidate in found:
+        if candidate[0] not in taken:
+            by_target[candidate[1]].append(candidate)
+    matched: dict[int, tuple[int, int]] = {}
+    for side in sorted(sides, key=lambda s: s.occurred_at):
+        best = None
+        for sequence, _, occurred_at, agency, badge in by_target.get(side.fingerprint, ()):
+            if sequence in taken:
+                continue
+            apart = abs(side.occurred_at - occurred_at)
+            if apart > window:
+                continue
+            if side.agency_known and agency and agency != side.agency:
+                continue
+            if side.badge_known and badge and badge != side.badge:
+                continue
+            if best is None or apart < best[1]:
+                best = (sequence, apart, occurred_at)
+        if best is not None:
+            taken.add(best[0])
+            seconds = int((side.occurred_at - best[2]).total_seconds())
+            matched[side.index] = (best[0], seconds)
+    return matched
