@@ -82,6 +82,17 @@ FLOCK_COLUMNS = {
 FLOCK_REQUIRED = ("time", "agency", "target", "reason")
 FLOCK_NAMES = {"time": "Search Time", "agency": "Org Name", "target": "License Plate"}
 FLOCK_NAMES["reason"] = "Reason"
+# The fields a row is read into, in the order _row unpacks them.
+_ROW_FIELDS = (
+    "row_id",
+    "operator",
+    "agency",
+    "networks",
+    "target",
+    "reason",
+    "case_number",
+    "search_type",
+)
 _ZONE_SUFFIX = re.compile(r"(?P<name>.+?)\s*\((?P<zone>[^()]+)\)")
 
 
@@ -200,20 +211,26 @@ class ExportReader:
             return xlsx_records(binary, sheet=self.mapping.sheet)
         return csv_records(binary, encoding=self.mapping.encoding, delimiter=self.mapping.delimiter)
 
-    def rows(self, binary: BinaryIO, problems: ProblemList) -> Iterator[VendorRow]:
+    def rows(
+        self, binary: BinaryIO, problems: ProblemList, *, full_rows: int | None = None
+    ) -> Iterator[VendorRow]:
         """Each row that reads cleanly; every other row adds its problems to `problems`.
 
         Raises ExportRefused at once when the header is not this format's (then no row is
-        worth reading).
+        worth reading). Past the first `full_rows` rows (None: all), rows are read light:
+        without `as_read`, and without a fingerprint when the row's key is its vendor ID.
         """
         records = self._records(binary)
+        remaining = -1 if full_rows is None else full_rows
         try:
-            for line, cells in records:
+            for line, cells, spans in records:
                 if not self.header:
                     if self._is_header(line):
                         self._read_header(line, cells)
                     continue
-                row = self._row(line, cells, problems)
+                row = self._row(line, cells, spans, problems, light=remaining == 0)
+                if remaining > 0:
+                    remaining -= 1
                 if row is not None:
                     yield row
         except ReadStop as stop:
@@ -250,6 +267,11 @@ class ExportReader:
             zone = header_zone
         self._index = index
         self.columns = {field: self.header[position] for field, position in index.items()}
+        self._width = len(self.header)
+        self._names = [name or f"column {n + 1}" for n, name in enumerate(self.header)]
+        self._time = index["time"]
+        self._target = index.get("target", -1)
+        self._positions = [index.get(field, -1) for field in _ROW_FIELDS]
         self._time_reader = TimeReader(fmt=time_format, zone=zone, now=self.now)
 
     def _flock_columns(self, line: int, keys: list[str]) -> dict[str, int]:
@@ -300,46 +322,42 @@ class ExportReader:
 
     # -- rows ------------------------------------------------------------------------------
 
-    def _row(self, line: int, cells: list, problems: ProblemList) -> VendorRow | None:
-        width = len(self.header)
-        if len(cells) < width:
-            if self._spreadsheet:  # a sheet's empty trailing cells are not a truncation
-                cells = cells + [""] * (width - len(cells))
+    def _row(
+        self, line: int, cells: list, spans: bool, problems: ProblemList, light: bool
+    ) -> VendorRow | None:
+        width = self._width
+        if len(cells) != width:
+            if len(cells) < width:
+                if not self._spreadsheet:
+                    problems.add(
+                        line,
+                        f"truncated row: {len(cells)} of {width} values "
+                        f"(the row ends after '{self.header[len(cells) - 1]}')",
+                    )
+                    return None
+                cells = cells + [""] * (width - len(cells))  # a sheet's empty trailing cells
             else:
-                problems.add(
-                    line,
-                    f"truncated row: {len(cells)} of {width} values "
-                    f"(the row ends after '{self.header[len(cells) - 1]}')",
-                )
-                return None
-        elif len(cells) > width:
-            if any(cell != "" for cell in cells[width:]):
-                problems.add(
-                    line,
-                    f"{len(cells)} values for {width} columns (an unquoted comma in a value?)",
-                )
-                return None
-            cells = cells[:width]
-        index = self._index
-
-        def cell(field: str) -> str:
-            position = index.get(field)
-            if position is None:
-                return ""
-            value = cells[position]
-            if isinstance(value, str):
-                return value.strip().replace("\r\n", "\n")
-            return _as_text(value)
+                if any(cell != "" for cell in cells[width:]):
+                    problems.add(
+                        line,
+                        f"{len(cells)} values for {width} columns (an unquoted comma in a value?)",
+                    )
+                    return None
+                cells = cells[:width]
+        time_value = cells[self._time]
+        if self._spreadsheet:
+            cells = [cell if isinstance(cell, str) else _as_text(cell) for cell in cells]
+        if spans:  # a quoted value held line breaks: keep them as plain newlines
+            cells = [cell.replace("\r\n", "\n") for cell in cells]
+        (row_id, operator, agency, networks_cell, target, reason, written_case,
+         search_type) = [cells[p].strip() if p >= 0 else "" for p in self._positions]  # fmt: skip
 
         ok = True
         try:
-            occurred_at = self._time_reader.read(cells[index["time"]])
+            occurred_at = self._time_reader.read(time_value)
         except TimeProblem as problem:
             problems.add(line, f"{self.columns['time']}: {problem}")
             ok = False
-
-        search_type = cell("search_type")
-        target = cell("target")
         if self.fmt == FLOCK:
             query_type = normalize.flock_query_type(search_type, target)
         else:
@@ -367,14 +385,11 @@ class ExportReader:
         if not ok:
             return None
 
-        fingerprint = self.fingerprint(self.technology, target) if target else ""
-        agency = cell("agency")[:200]
-        operator = cell("operator")[:200]
-        reason = cell("reason")[:4000]
-        written_case = cell("case_number")
-        networks_cell = cell("networks")
+        agency, operator, reason = agency[:200], operator[:200], reason[:4000]
         networks = normalize.count(networks_cell)
-        row_id = cell("row_id")
+        fingerprint = ""
+        if target and not (light and row_id):
+            fingerprint = self.fingerprint(self.technology, target)
         if row_id:
             row_key = f"id:{row_id[:120]}"
         else:
@@ -390,15 +405,11 @@ class ExportReader:
                     networks_cell,
                 ]
             )
-        target_position = index.get("target")
         as_read = {}
-        for position, name in enumerate(self.header):
-            value = cells[position]
-            if position == target_position:
-                value = TARGET_MARK if target else ""
-            if isinstance(value, str):
-                value = value.replace("\r\n", "\n")
-            as_read[name or f"column {position + 1}"] = _as_text(value)
+        if not light:
+            as_read = dict(zip(self._names, cells, strict=True))
+            if self._target >= 0:
+                as_read[self._names[self._target]] = TARGET_MARK if target else ""
         return VendorRow(
             line=line,
             row_key=row_key,

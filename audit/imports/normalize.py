@@ -19,8 +19,7 @@ _ONLY_FILLER = re.compile("[\\s0xX*#._/\\\\\\-\u2014\u2013]*")
 def case_number(value: str) -> str:
     """The case number as written, or "" when it is a placeholder standing for none."""
     text = value.strip()
-    lowered = " ".join(text.lower().split())
-    if lowered in CASE_PLACEHOLDERS or _ONLY_FILLER.fullmatch(text):
+    if _ONLY_FILLER.fullmatch(text) or " ".join(text.lower().split()) in CASE_PLACEHOLDERS:
         return ""
     return text[:64]
 
@@ -31,6 +30,8 @@ def count(value) -> int | None:
         return None
     if isinstance(value, int | float):
         return int(value) if value >= 0 else None
+    if value.isdigit():
+        return int(value)
     digits = re.match(r"\s*(\d[\d,]*)", str(value))
     if digits is None:
         return None
@@ -62,11 +63,11 @@ class ScopeRule:
         return "local"
 
 
-PARTIAL_MARKS = frozenset("*?_%")
+_PARTIAL = re.compile(r"[*?_%]")
 
 
 def is_partial_plate(plate: str) -> bool:
-    return any(ch in PARTIAL_MARKS for ch in plate)
+    return _PARTIAL.search(plate) is not None
 
 
 def flock_query_type(search_type: str, plate: str) -> str:

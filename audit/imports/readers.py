@@ -41,8 +41,8 @@ def kind_of(binary: BinaryIO) -> str:
 
 def csv_records(
     binary: BinaryIO, *, encoding: str = "utf-8", delimiter: str = ","
-) -> Iterator[tuple[int, list[str]]]:
-    """(line the record starts on, its cells) for each non-blank record.
+) -> Iterator[tuple[int, list[str], bool]]:
+    """(line the record starts on, its cells, whether it spans lines) per non-blank record.
 
     A UTF-8 byte order mark is dropped, Windows and old Mac line endings are read as line
     ends, and a quoted cell may hold line breaks (the record then spans several lines).
@@ -72,7 +72,7 @@ def csv_records(
             read_lines = reader.line_num
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
-            yield start, cells
+            yield start, cells, read_lines > start
     finally:
         if not binary.closed:
             text.detach()  # the caller owns the binary file
@@ -98,8 +98,8 @@ def _cell(value):
     return str(value)
 
 
-def xlsx_records(binary: BinaryIO, *, sheet: str = "") -> Iterator[tuple[int, list]]:
-    """(row number, its cells) for each non-empty row of the sheet (the first if unnamed).
+def xlsx_records(binary: BinaryIO, *, sheet: str = "") -> Iterator[tuple[int, list, bool]]:
+    """(row number, its cells, True) for each non-empty row of the sheet (the first if unnamed).
 
     Cells are strings, except dates and times, which stay datetime objects.
     """
@@ -121,6 +121,6 @@ def xlsx_records(binary: BinaryIO, *, sheet: str = "") -> Iterator[tuple[int, li
         for number, row in enumerate(worksheet.iter_rows(values_only=True), start=1):
             cells = [_cell(value) for value in row]
             if any(cell != "" for cell in cells):
-                yield number, cells
+                yield number, cells, True  # a cell may hold line breaks of either kind
     finally:
         workbook.close()

@@ -158,7 +158,7 @@ def scan_steps(
     problems = ProblemList()
     finder = RepeatFinder()
     found = None
-    for row in reader.rows(binary, problems):
+    for row in reader.rows(binary, problems, full_rows=keep):
         if found is None:
             found = Scan(sha256, size, reader.columns, reader.header, reader.header_line)
             scan.append(found)

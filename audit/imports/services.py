@@ -65,6 +65,7 @@ class ImportResult:
 
 
 _ROW_FIELDS = [f for f in ImportRow._meta.concrete_fields if not f.primary_key]
+_RECORDING_FIELDS = [RowRecording._meta.get_field(n) for n in ("vendor_import", "row", "entry")]
 
 
 def _insert_sql(model, fields) -> str:
@@ -352,13 +353,14 @@ def record_rows(
     if not rows:
         return 0
     results = record_queries(integration=source.integration, queries=[q for _, q in rows])
-    RowRecording.objects.bulk_create(
-        [
-            RowRecording(vendor_import=vendor_import, row_id=row_id, entry_id=result.sequence)
-            for (row_id, _), result in zip(rows, results, strict=True)
-        ],
-        batch_size=1000,
-    )
+    with connection.cursor() as cursor:  # one statement for the chunk, not the ORM's batches
+        cursor.executemany(
+            _insert_sql(RowRecording, _RECORDING_FIELDS),
+            [
+                (vendor_import.pk, row_id, result.sequence)
+                for (row_id, _), result in zip(rows, results, strict=True)
+            ],
+        )
     return len(results)
 
 
