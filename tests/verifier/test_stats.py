@@ -199,3 +199,29 @@ def test_no_statistics_for_the_size_is_said_but_not_a_failure():
     assert lines == ["Statistics: the site publishes none for size 5; not compared."]
     with pytest.raises(FetchError):
         check_statistics(StatsSite(status=500), Tally(), 5, lines.append)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.replace('"private_commitment":"', '"private_commitment":"A', 1)[:-1], "hex"),
+        (lambda t: t.replace('"private_commitment":"', '"private_commitment":"g', 1)[:-1], "hex"),
+        (lambda t: t.replace('"sequence":500', '"sequence":0500'), "canonical"),
+        (lambda t: t.replace('"date":"2026-05-09"', '"date":"2026-02-30"'), "calendar date"),
+        (lambda t: t.replace('"date":"2026-05-09"', '"date":"2026-05-9 "'), "YYYY-MM-DD"),
+        (lambda t: t.replace('"scope":"regional"', '"scope":"regiona\\u006c"'), "canonical"),
+    ],
+    ids=["uppercase-hex", "not-hex", "leading-zero", "calendar", "date-shape", "escape"],
+)
+def test_a_leaf_shaped_like_one_seen_before_is_still_checked_in_full(change, message):
+    """The fast path (a known shape) must refuse what the full pattern refuses."""
+    tally = tally_of(LEAVES)  # every shape of these leaves is now known
+    good = merkle.canonical_json({**leaf(400), "sequence": 500}).decode()
+    assert '"date":"2026-05-09"' in good and '"scope":"regional"' in good
+    bad = change(good)
+    assert bad != good
+
+    with pytest.raises(LeafError):
+        tally.add_bytes(500, bad.encode())
+    tally.add_bytes(500, good.encode())
+    assert tally.leaves == 501
