@@ -3,6 +3,7 @@
 from django.contrib import admin
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+import audit.imports.admin  # noqa: F401  (vendor import aliases)
 from audit.models import (
     Agency,
     Certification,

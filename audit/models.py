@@ -21,23 +21,42 @@ from audit.log.models import (
 from audit.transparency.models import LogState, MerkleNode, SignedTreeHead
 from audit.workspace.models import AccessRecord, AuditReview
 
+# isort: split
+# Vendor imports last: they read the models above and register a flag source with flags.
+from audit.imports.models import (
+    AgencyAlias,
+    ImportRow,
+    ImportSource,
+    OperatorAlias,
+    RowMatch,
+    RowRecording,
+    VendorImport,
+)
+
 __all__ = [
     "AccessRecord",
     "Agency",
+    "AgencyAlias",
     "AppendOnlyError",
     "AppendOnlyModel",
     "AppendOnlyQuerySet",
     "AuditReview",
     "Certification",
+    "ImportRow",
+    "ImportSource",
     "Integration",
     "KeyRefusal",
     "LogState",
     "MerkleNode",
     "Operator",
+    "OperatorAlias",
     "QueryFlag",
     "QueryLogEntry",
     "QueryOutcome",
+    "RowMatch",
+    "RowRecording",
     "Scope",
     "SignedTreeHead",
     "Technology",
+    "VendorImport",
 ]

@@ -1,6 +1,6 @@
 """Pages of the audit app: the public verification page and the auditor workspace."""
 
-from django.urls import path
+from django.urls import include, path
 
 from audit.workspace import views
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("audit/summary/", views.SummaryView.as_view(), name="summary"),
     path("audit/export/", views.ExportView.as_view(), name="export"),
     path("audit/access-log/", views.AccessLogView.as_view(), name="access-log"),
+    path("", include("audit.imports.urls")),
 ]

@@ -298,6 +298,11 @@ SIGHTLINE_DATA_LICENCE_URL = os.environ.get(
 SIGHTLINE_PUBLIC_PAGE_TIMEOUT = int(os.environ.get("SIGHTLINE_PUBLIC_PAGE_TIMEOUT", "300"))
 # Entries are kept at least this long (CJIS Security Policy audit-log minimum: one year).
 SIGHTLINE_LOG_RETENTION_DAYS = int(os.environ.get("SIGHTLINE_LOG_RETENTION_DAYS", "365"))
+# A vendor export's row and a log entry of the same search match when their times are this
+# many minutes apart or fewer: vendor and RTCC clocks differ (docs/imports.md).
+SIGHTLINE_RECONCILE_TOLERANCE_MINUTES = int(
+    os.environ.get("SIGHTLINE_RECONCILE_TOLERANCE_MINUTES", "10")
+)
 # Requests per integration key to the ingest endpoints ("N/sec", "N/min", "N/hour", "N/day");
 # past it the API answers 429 with Retry-After. Counts live in the default cache: per process
 # unless CACHES names a cache the workers share.

@@ -7,6 +7,7 @@ both when entries are recorded and when they are re-flagged.
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -30,6 +31,7 @@ OUTSIDE_STAFFED_HOURS = "outside-staffed-hours"
 VOLUME_ANOMALY = "volume-anomaly"
 REPEATED_TARGET = "repeated-target"
 TECHNOLOGY_NOT_AUTHORIZED = "technology-not-authorized"
+NOT_LOGGED_BY_RTCC = "not-logged-by-rtcc"
 
 ALL_FLAGS = (
     MISSING_CASE_NUMBER,
@@ -46,6 +48,7 @@ ALL_FLAGS = (
     VOLUME_ANOMALY,
     REPEATED_TARGET,
     TECHNOLOGY_NOT_AUTHORIZED,
+    NOT_LOGGED_BY_RTCC,
 )
 DESCRIPTIONS = {
     MISSING_CASE_NUMBER: "The policy requires a case number and none was given.",
@@ -64,7 +67,20 @@ DESCRIPTIONS = {
     REPEATED_TARGET: "The operator searched the same target more often than the policy allows "
     "without one shared case number.",
     TECHNOLOGY_NOT_AUTHORIZED: "The technology was suspended or prohibited.",
+    NOT_LOGGED_BY_RTCC: "Found only in a vendor's audit export: the center's own software "
+    "never logged this search, so it was recorded from the import.",
 }
+# Flags that another part of audit derives from its own records (vendor imports give
+# not-logged-by-rtcc): each source maps entries to {sequence: [flag, ...]}.
+FLAG_SOURCES: list[Callable[[list], dict[int, list[str]]]] = []
+
+
+def register_flag_source(source: Callable[[list], dict[int, list[str]]]):
+    """Have `flags_for_entries` consult `source` too (when entries are recorded or re-flagged)."""
+    if source not in FLAG_SOURCES:
+        FLAG_SOURCES.append(source)
+    return source
+
 
 # Words that say nothing about why a search was needed.
 GENERIC_WORDS = frozenset(
@@ -265,7 +281,11 @@ def flags_for_entries(entries: list[QueryLogEntry]) -> dict[int, list[str]]:
     if not entries:
         return {}
     ctx = _Context(entries)
-    return {entry.sequence: _flags_of(entry, ctx) for entry in entries}
+    found = {entry.sequence: _flags_of(entry, ctx) for entry in entries}
+    for source in FLAG_SOURCES:
+        for sequence, names in source(entries).items():
+            found[sequence] = sorted({*found[sequence], *names})
+    return found
 
 
 def stored_flags(sequences: list[int]) -> dict[int, list[str]]:

@@ -11,6 +11,9 @@ APPEND_ONLY_TABLES = (
     "audit_auditreview",
     "audit_accessrecord",
     "audit_keyrefusal",
+    "audit_vendorimport",
+    "audit_importrow",
+    "audit_rowrecording",
 )
 
 _PG_FUNCTION = """

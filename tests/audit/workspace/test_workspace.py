@@ -149,6 +149,7 @@ STAFF_ONLY = {
 }
 REDIRECTS = dict.fromkeys(ROLES, 302)
 TWO_FACTOR_VERIFY = {**AUDITOR_PAGE, "auditor": 302, "administrator": 302, "superuser": 302}
+NO_SUCH_IMPORT = {**AUDITOR_PAGE, "auditor": 404, "administrator": 404, "superuser": 404}
 
 
 def access_table(seq: int) -> dict[str, list[tuple[str, str, dict, dict]]]:
@@ -216,6 +217,8 @@ def access_table(seq: int) -> dict[str, list[tuple[str, str, dict, dict]]]:
         "audit:summary": [("GET", "/audit/summary/", {}, AUDITOR_PAGE)],
         "audit:export": [("GET", "/audit/export/?format=csv", {}, AUDITOR_PAGE)],
         "audit:access-log": [("GET", "/audit/access-log/", {}, ADMINISTRATOR_PAGE)],
+        "audit:imports": [("GET", "/audit/imports/", {}, AUDITOR_PAGE)],
+        "audit:import-detail": [("GET", "/audit/imports/404/", {}, NO_SUCH_IMPORT)],
     }
 
 
