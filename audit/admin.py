@@ -16,6 +16,9 @@ from audit.models import (
     Technology,
 )
 
+# Registers the witnesses and their cosignatures (their room keeps its own admin module).
+from audit.transparency import admin as transparency_admin  # noqa: F401
+
 
 @admin.register(Technology)
 class TechnologyAdmin(admin.ModelAdmin):

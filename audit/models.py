@@ -18,7 +18,13 @@ from audit.log.models import (
     Scope,
     Technology,
 )
-from audit.transparency.models import LogState, MerkleNode, SignedTreeHead
+from audit.transparency.models import (
+    Cosignature,
+    LogState,
+    MerkleNode,
+    SignedTreeHead,
+    Witness,
+)
 from audit.workspace.models import AccessRecord, AuditReview
 
 # isort: split
@@ -42,6 +48,7 @@ __all__ = [
     "AppendOnlyQuerySet",
     "AuditReview",
     "Certification",
+    "Cosignature",
     "ImportRow",
     "ImportSource",
     "Integration",
@@ -59,4 +66,5 @@ __all__ = [
     "SignedTreeHead",
     "Technology",
     "VendorImport",
+    "Witness",
 ]

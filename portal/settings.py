@@ -261,6 +261,14 @@ SIGHTLINE_WITNESS_FILE = Path(
 )
 # A new tree head is published when the log has grown and the last head is this old (seconds).
 SIGHTLINE_TREE_HEAD_INTERVAL = int(os.environ.get("SIGHTLINE_TREE_HEAD_INTERVAL", "60"))
+# The log's identity in the C2SP formats: the first line of every checkpoint and the name of
+# its signing key (served under /tlog/). Choose it once: witnesses and verifiers know the log by
+# it, and a new origin is, to them, a new log. Default: the first allowed host + "/sightline".
+SIGHTLINE_LOG_ORIGIN = os.environ.get("SIGHTLINE_LOG_ORIGIN") or (
+    next((h.lstrip(".") for h in ALLOWED_HOSTS if h.strip(".*")), "localhost") + "/sightline"
+)
+# Seconds to wait for a witness (C2SP tlog-witness) to answer a checkpoint submission.
+SIGHTLINE_WITNESS_TIMEOUT = int(os.environ.get("SIGHTLINE_WITNESS_TIMEOUT", "10"))
 # Local hours the center is staffed ("HH:MM-HH:MM"); Birmingham's center runs 19 hours a day.
 SIGHTLINE_STAFFED_HOURS = os.environ.get("SIGHTLINE_STAFFED_HOURS", "05:00-24:00")
 # Purposes no technology may be used for: a query whose offense group or justification matches

@@ -19,6 +19,7 @@ urlpatterns = [
     path("language/<str:code>/", views.switch_language, name="switch-language"),
     path("api/v1/", include("audit.api.urls")),
     path("api/v1/", include("reports.api_urls")),
+    path("tlog/", include("audit.transparency.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("audit.urls")),

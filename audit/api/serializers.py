@@ -3,7 +3,7 @@
 from rest_framework import serializers
 from sightline_verifier.leaf import iso_utc
 
-from audit.models import QueryLogEntry, QueryOutcome, Scope
+from audit.models import QueryLogEntry, QueryOutcome, Scope, SignedTreeHead
 
 
 class QueryInSerializer(serializers.Serializer):
@@ -103,3 +103,11 @@ class EntrySerializer(serializers.ModelSerializer):
 
     def get_outcomes(self, entry) -> list[str]:
         return [outcome.outcome for outcome in entry.outcomes.all()]
+
+
+class TreeHeadSerializer(serializers.ModelSerializer):
+    """A published tree head exactly as /api/v1/log/tree-head serves it."""
+
+    class Meta:
+        model = SignedTreeHead
+        fields = ["tree_size", "root_hash", "timestamp", "signature", "key_id"]

@@ -14,6 +14,7 @@ urlpatterns = [
     path("queries/<int:sequence>/outcomes/", api.OutcomeView.as_view(), name="outcomes"),
     path("log/public-key", api.PublicKeyView.as_view(), name="public-key"),
     path("log/tree-head", api.TreeHeadView.as_view(), name="tree-head"),
+    path("log/tree-heads", api.TreeHeadListView.as_view(), name="tree-heads"),
     path("log/entries", api.EntriesView.as_view(), name="entries"),
     path("log/proof/inclusion", api.InclusionProofView.as_view(), name="inclusion-proof"),
     path("log/proof/consistency", api.ConsistencyProofView.as_view(), name="consistency-proof"),

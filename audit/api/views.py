@@ -8,7 +8,7 @@ from django.db import InterfaceError, OperationalError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions, generics, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
@@ -31,6 +31,7 @@ from audit.api.serializers import (
     OutcomeOutSerializer,
     QueryInSerializer,
     RecordedQuerySerializer,
+    TreeHeadSerializer,
 )
 from audit.log.parsing import IngestRejected, parse_queries
 from audit.log.services import (
@@ -39,8 +40,8 @@ from audit.log.services import (
     record_queries,
     technology_query_types,
 )
-from audit.models import AccessRecord, QueryLogEntry
-from audit.transparency import signing
+from audit.models import AccessRecord, QueryLogEntry, SignedTreeHead
+from audit.transparency import checkpoints, signing
 from audit.transparency.selectors import (
     MAX_ENTRIES_PER_PAGE,
     consistency_proof,
@@ -270,9 +271,44 @@ def _published_size() -> int:
 
 
 class PublicKeyView(PublicLogView):
-    @extend_schema(operation_id="log_public_key", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="log_public_key",
+        responses={200: OpenApiTypes.OBJECT},
+        description="The Ed25519 key that signs tree heads, and `verifier_key`: the same key as "
+        "a C2SP signed-note verifier key (`<origin>+<key ID>+<base64>`), which checks the "
+        "checkpoints served at `/tlog/checkpoint`.",
+    )
     def get(self, request):
-        return Response(signing.public_key_document())
+        return Response(
+            {**signing.public_key_document(), "verifier_key": checkpoints.verifier_key()}
+        )
+
+
+class TreeHeadPagination(CursorPagination):
+    ordering = "tree_size"
+    page_size = 100
+    max_page_size = 1000
+    page_size_query_param = "page_size"
+
+
+class TreeHeadListView(PublicLogView, generics.ListAPIView):
+    """Every published tree head, oldest first: a verifier fetches earlier heads from here."""
+
+    queryset = SignedTreeHead.objects.order_by("tree_size")
+    serializer_class = TreeHeadSerializer
+    pagination_class = TreeHeadPagination
+
+    @extend_schema(
+        operation_id="log_tree_heads",
+        responses={
+            200: TreeHeadSerializer(many=True),
+            404: OpenApiResponse(ErrorSerializer, description="A cursor this list never gave."),
+            **PUBLIC_ERRORS,
+        },
+        description="Every published tree head, oldest first, in pages (follow `next`).",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class TreeHeadView(PublicLogView):

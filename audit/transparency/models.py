@@ -1,8 +1,11 @@
-"""The transparency log's state: stored subtree hashes, the log's frontier and signed heads."""
+"""The transparency log's state: stored subtree hashes, the log's frontier, signed heads, and
+the witnesses that cosign its checkpoints with their cosignatures."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from sightline_verifier.note import NoteError, parse_vkey
 
 from audit.log.models import AppendOnlyModel
 
@@ -61,3 +64,64 @@ class SignedTreeHead(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"tree head of size {self.tree_size}"
+
+
+def validate_vkey(value: str) -> None:
+    try:
+        parse_vkey(value)
+    except NoteError as problem:
+        raise ValidationError(
+            _("Not a verifier key: %(problem)s."), params={"problem": problem}
+        ) from None
+
+
+class Witness(models.Model):
+    """An independent witness (C2SP tlog-witness) that cosigns this log's checkpoints.
+
+    Configuration, plus the outcome of the last submission so administrators see at a glance
+    which witness is behind or refusing; the cosignatures themselves are append-only rows.
+    """
+
+    name = models.CharField(max_length=100, unique=True, help_text=_("Who runs it."))
+    url = models.URLField(
+        help_text=_("Submission prefix: checkpoints are posted to <url>/add-checkpoint.")
+    )
+    vkey = models.CharField(
+        max_length=300,
+        validators=[validate_vkey],
+        help_text=_("The witness's verifier key, <name>+<key id>+<base64 key>."),
+    )
+    active = models.BooleanField(default=True)
+    cosigned_size = models.BigIntegerField(
+        default=0, help_text=_("The largest tree size this witness is known to have cosigned.")
+    )
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "witnesses"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Cosignature(AppendOnlyModel):
+    """A witness's cosignature of the checkpoint of one tree size: its note signature line."""
+
+    witness = models.ForeignKey(Witness, on_delete=models.PROTECT, related_name="cosignatures")
+    tree_size = models.BigIntegerField()
+    signature = models.CharField(max_length=600, help_text=_("— <name> <base64>, as returned."))
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["witness", "tree_size"], name="one_cosignature_per_witness_and_size"
+            )
+        ]
+        ordering = ["tree_size", "witness_id"]
+
+    def __str__(self) -> str:
+        return f"cosignature of size {self.tree_size} by {self.witness}"

@@ -11,7 +11,7 @@ from audit.models import (
     LogState,
     SignedTreeHead,
 )
-from audit.transparency import signing
+from audit.transparency import signing, witnesses
 
 
 def publish_tree_head(*, force: bool = False) -> SignedTreeHead | None:
@@ -37,6 +37,8 @@ def publish_tree_head(*, force: bool = False) -> SignedTreeHead | None:
             return None
         # The witness file outside the database follows the head once it is committed.
         transaction.on_commit(lambda: signing.write_witness(head))
+        # Then the independent witnesses are asked to cosign its checkpoint, in the background.
+        transaction.on_commit(witnesses.submit_after_publish, robust=True)
         return stored
 
 

@@ -17,7 +17,7 @@ from django.views.generic import ListView, TemplateView
 
 from audit.flags.rules import DESCRIPTIONS
 from audit.models import AccessRecord, AuditReview, LogState, QueryLogEntry
-from audit.transparency import signing
+from audit.transparency import checkpoints, signing
 from audit.transparency.selectors import latest_tree_head
 from audit.workspace import exports, services
 from audit.workspace.forms import EntrySearchForm, PeriodForm, ReviewForm, SampleForm
@@ -44,6 +44,7 @@ class LogView(TemplateView):
         context = super().get_context_data(**kwargs)
         context["head"] = latest_tree_head()
         context["public_key"] = signing.public_key_document()
+        context["verifier_key"] = checkpoints.verifier_key()
         context["log_size"] = LogState.objects.values_list("size", flat=True).first() or 0
         return context
 

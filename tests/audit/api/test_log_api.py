@@ -137,7 +137,7 @@ def test_public_key_document(anon_client):
     assert response.status_code == 200
     assert "public" in response["Cache-Control"]
     doc = response.json()
-    assert set(doc) == {"algorithm", "public_key", "key_id"}
+    assert set(doc) == {"algorithm", "public_key", "key_id", "verifier_key"}
     assert doc["algorithm"] == "Ed25519"
     raw = base64.b64decode(doc["public_key"], validate=True)
     assert len(raw) == 32

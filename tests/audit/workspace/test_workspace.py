@@ -193,6 +193,10 @@ def access_table(seq: int) -> dict[str, list[tuple[str, str, dict, dict]]]:
         ],
         "audit-api:public-key": [("GET", "/api/v1/log/public-key", {}, PUBLIC)],
         "audit-api:tree-head": [("GET", "/api/v1/log/tree-head", {}, PUBLIC)],
+        "audit-api:tree-heads": [("GET", "/api/v1/log/tree-heads", {}, PUBLIC)],
+        "tlog:checkpoint": [("GET", "/tlog/checkpoint", {}, PUBLIC)],
+        "tlog:tile": [("GET", "/tlog/tile/0/000.p/3", {}, PUBLIC)],
+        "tlog:entries": [("GET", "/tlog/tile/entries/000.p/3", {}, PUBLIC)],
         "reports-api:stats": [("GET", "/api/v1/stats/", {}, PUBLIC)],
         "audit-api:entries": [("GET", entries, {}, PUBLIC)],
         "audit-api:inclusion-proof": [
@@ -231,6 +235,8 @@ ADMIN_CHANGELISTS = [
     "/admin/audit/querylogentry/",
     "/admin/audit/queryoutcome/",
     "/admin/audit/signedtreehead/",
+    "/admin/audit/witness/",
+    "/admin/audit/cosignature/",
     "/admin/auth/user/",
 ]
 
