@@ -11,6 +11,7 @@ APPEND_ONLY_TABLES = (
     "audit_auditreview",
     "audit_accessrecord",
     "audit_keyrefusal",
+    "audit_cosignature",
     "audit_vendorimport",
     "audit_importrow",
     "audit_rowrecording",
