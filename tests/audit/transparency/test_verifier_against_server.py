@@ -21,9 +21,11 @@ from rest_framework.test import APIClient
 from sightline_verifier import cli as verifier
 from sightline_verifier import client as http_client
 from sightline_verifier import merkle
+from sightline_verifier.checkpoint import Checkpoint, sign_checkpoint
 from sightline_verifier.client import Source, parse_json
 from sightline_verifier.errors import FetchError, VerificationFailed
 from sightline_verifier.jsonapi import verify
+from sightline_verifier.note import Signer
 
 from audit.log.parsing import QueryInput, fingerprint_target
 from audit.log.services import record_queries
@@ -734,7 +736,9 @@ def test_verifies_a_live_server_then_its_growth_from_a_saved_head(
     first = publish()
     saved = tmp_path / "head.json"
 
-    done = run_cli("-m", "sightline_verifier", "--url", live_server.url, "--save", str(saved))
+    done = run_cli(
+        "-m", "sightline_verifier", "--url", live_server.url, "--save", str(saved), "--api", "json"
+    )
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == f"OK: 3 entries, root {first['root_hash']}"
@@ -757,6 +761,8 @@ def test_verifies_a_live_server_then_its_growth_from_a_saved_head(
         str(saved),
         "--save",
         str(saved),
+        "--api",
+        "json",
         cwd=tmp_path,
     )
 
@@ -764,3 +770,245 @@ def test_verifies_a_live_server_then_its_growth_from_a_saved_head(
     assert done.stdout.splitlines()[-1] == f"OK: 5 entries, root {second['root_hash']}"
     assert "extends your saved head of 3 entries" in done.stderr
     assert json.loads(saved.read_text()) == second
+
+
+# --------------------------------------------------------------------------
+# C2SP checkpoint and tiles of the real server
+# --------------------------------------------------------------------------
+
+
+class DjangoTileSource(Source):
+    """The whole site in-process (tiles, checkpoint, JSON API), as bytes; can tamper."""
+
+    def __init__(self, tamper: Callable[[str, bytes], bytes] | None = None) -> None:
+        self.api = APIClient()
+        self.tamper = tamper
+        self.paths: list[str] = []
+
+    def get_bytes(self, path: str) -> bytes:
+        self.paths.append(path)
+        response = self.api.get(path)
+        if response.status_code != 200:
+            raise FetchError(f"HTTP {response.status_code} for {path}", status=response.status_code)
+        data = b"".join(response.streaming_content) if response.streaming else response.content
+        return self.tamper(path, data) if self.tamper else data
+
+
+def tiles_cli(argv: list[str], tamper=None) -> int:
+    return verifier.main(
+        ["--url", "https://sightline.example.org", *argv],
+        client_factory=lambda url, timeout: DjangoTileSource(tamper),
+    )
+
+
+def test_a_live_server_verifies_through_its_tiles_then_its_growth(
+    log_db, live_server, integration, tmp_path
+):
+    from audit.transparency import checkpoints
+
+    record(integration, SMALL_LOG)
+    first = publish()
+    saved = tmp_path / "checkpoint.txt"
+
+    done = run_cli(
+        "-m", "sightline_verifier", "--url", live_server.url, "--save", str(saved), "--entry", "3"
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        f"OK: 7 entries, root {first['root_hash']} (1 entry proved included; statistics match)"
+    )
+    assert "Log key: " + checkpoints.verifier_key() in done.stderr
+    assert "Statistics: every count at /api/v1/stats/ for size 7 matches the leaves." in done.stderr
+    served = http_client.HttpSource(live_server.url).get_bytes("/tlog/checkpoint").decode()
+    assert saved.read_text() == served
+    root = base64.b64encode(bytes.fromhex(first["root_hash"])).decode()
+    assert served.split("\n")[1:3] == ["7", root]
+
+    record(integration, ["license-plate-reader"] * 300)
+    second = publish()
+    for extra in (["--progress"], ["--quick", "--entry", "306"]):
+        done = run_cli(
+            "-m", "sightline_verifier", "--url", live_server.url, "--previous", str(saved),
+            "--log-key", checkpoints.verifier_key(), *extra,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert f"307 entries, root {second['root_hash']} (extends your checkpoint of 7" in (
+            done.stdout
+        )
+    # (text mode reads the bar's carriage returns as line ends)
+    bar = run_cli("-m", "sightline_verifier", "--url", live_server.url, "--progress").stderr
+    assert "Entries [" in bar and "100% 307/307 entries" in bar
+    assert "Entries [" not in run_cli("-m", "sightline_verifier", "--url", live_server.url).stderr
+
+
+def test_published_statistics_the_leaves_do_not_support_fail(small_log, capsys):
+    def inflate(path: str, data: bytes) -> bytes:
+        if not path.startswith("/api/v1/stats/"):
+            return data
+        document = json.loads(data)
+        document["by_agency"][0]["queries"] += 1
+        return json.dumps(document).encode()
+
+    assert tiles_cli([], inflate) == verifier.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "FAILED: statistics: the counts published at /api/v1/stats/ are not those" in err
+    assert "by_agency face-recognition agency 'BPD': published 4, the leaves give 3" in err
+
+
+def test_a_changed_entry_bundle_of_the_server_fails(small_log, capsys):
+    def rewrite(path: str, data: bytes) -> bytes:
+        if "/tile/entries/" in path:
+            return data.replace(b'"technology":"nibin"', b'"technology":"nibiN"')
+        return data
+
+    assert tiles_cli([], rewrite) == verifier.EXIT_FAILED
+    assert "FAILED: sequence 6: its entry hashes to" in capsys.readouterr().err
+
+
+def test_a_changed_checkpoint_of_the_server_fails(small_log, capsys):
+    def grow(path: str, data: bytes) -> bytes:
+        return data.replace(b"\n7\n", b"\n8\n", 1) if path == "/tlog/checkpoint" else data
+
+    assert tiles_cli([], grow) == verifier.EXIT_FAILED
+    assert "FAILED: checkpoint: the signature of " in capsys.readouterr().err
+
+
+def test_a_pinned_log_key_catches_a_substituted_key(small_log, capsys):
+    forger = Signer("127.0.0.1/sightline", Ed25519PrivateKey.generate())
+
+    assert tiles_cli(["--log-key", forger.vkey]) == verifier.EXIT_FAILED
+    assert "FAILED: checkpoint: not signed by the log's key" in capsys.readouterr().err
+
+
+def test_the_tiles_and_the_json_api_give_the_same_verdict(small_log, capsys):
+    assert tiles_cli([]) == verifier.EXIT_OK
+    assert tiles_cli(["--api", "json"]) == verifier.EXIT_OK
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("OK:")]
+    assert lines == [
+        f"OK: 7 entries, root {small_log['root_hash']} (statistics match)",
+        f"OK: 7 entries, root {small_log['root_hash']}",
+    ]
+
+
+def test_a_server_without_tiles_is_verified_over_its_json_api(small_log, capsys):
+    assert cli([]) == verifier.EXIT_OK
+    err = capsys.readouterr().err
+    assert "No C2SP tiles here" in err
+    assert "verifying over the older JSON API" in err
+    assert cli(["--api", "tiles"]) == verifier.EXIT_UNAVAILABLE
+    witness = Signer("w.test/x", Ed25519PrivateKey.generate()).cosignature_vkey
+    assert cli(["--witness", witness]) == verifier.EXIT_UNAVAILABLE
+    assert "no witness cosignature can be checked" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------
+# A real sightline-witness process, fed by a real Sightline
+# --------------------------------------------------------------------------
+
+
+def start_witness(tmp_path: Path, log_vkey: str) -> tuple[subprocess.Popen, str, str]:
+    """`sightline-witness keygen` then `serve` on a free loopback port: (process, url, vkey)."""
+    key = tmp_path / "clerk.key"
+    command = [sys.executable, "-m", "sightline_verifier.witness"]
+    subprocess.run(
+        [*command, "keygen", "witness.test/clerk", "--key", str(key)],
+        check=True, capture_output=True, env=env_without_django(), timeout=60,
+    )  # fmt: skip
+    process = subprocess.Popen(
+        [*command, "serve", "--key", str(key), "--log", log_vkey,
+         "--state", str(tmp_path / "witness-state.json"), "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**env_without_django(), "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    vkey = process.stdout.readline().split()[1]
+    url = process.stdout.readline().split()[2]
+    return process, url, vkey
+
+
+@pytest.fixture
+def submit_synchronously(monkeypatch):
+    """Sightline submits each new checkpoint to its witnesses right away, in this thread."""
+    from audit.transparency import witnesses
+
+    monkeypatch.setattr(witnesses, "_in_background", lambda work: work())
+    monkeypatch.setattr(witnesses.connection, "close", lambda: None)
+
+
+def test_a_real_witness_cosigns_what_sightline_submits_and_refuses_a_fork(
+    log_db, live_server, integration, tmp_path, submit_synchronously
+):
+    from audit.models import Cosignature, Witness
+    from audit.transparency import checkpoints
+
+    process, url, vkey = start_witness(tmp_path, checkpoints.verifier_key())
+    try:
+        Witness.objects.create(name="City clerk", url=url, vkey=vkey)
+        record(integration, ["face-recognition"] * 5)
+        publish()
+        assert Witness.objects.get().last_error == ""
+        assert Cosignature.objects.filter(tree_size=5).count() == 1
+        saved = tmp_path / "checkpoint.txt"
+        done = run_cli(
+            "-m", "sightline_verifier", "--url", live_server.url, "--witness", vkey,
+            "--save", str(saved),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "(cosigned by 1 of 1; statistics match)" in done.stdout.splitlines()[-1]
+
+        record(integration, ["nibin"] * 300)
+        second = publish()  # submitted with a consistency proof from size 5
+        witness = Witness.objects.get()
+        assert (witness.cosigned_size, witness.last_error) == (305, "")
+        state = json.loads((tmp_path / "witness-state.json").read_text())
+        assert state[checkpoints.log_origin()]["size"] == 305
+        done = run_cli(
+            "-m", "sightline_verifier", "--url", live_server.url, "--witness", vkey,
+            "--previous", str(saved), "--quick",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert f"root {second['root_hash']} (cosigned by 1 of 1; extends" in done.stdout
+
+        # The same key signs another history of 305 entries: the witness refuses to cosign it.
+        fork_leaves = [merkle.leaf_hash(b"fork %d" % i) for i in range(305)]
+        fork = Checkpoint(checkpoints.log_origin(), 305, merkle.root_from_leaf_hashes(fork_leaves))
+        note = sign_checkpoint(fork, checkpoints.log_signer())
+        status = post_witness(url, f"old 305\n\n{note}".encode())
+        assert status == 422
+        # And the fork grown to 400 entries, with a proof that is valid within the fork.
+        grown_leaves = fork_leaves + [merkle.leaf_hash(b"%d" % i) for i in range(95)]
+        grown = Checkpoint(
+            checkpoints.log_origin(), 400, merkle.root_from_leaf_hashes(grown_leaves)
+        )
+        proof = merkle.consistency_proof(
+            305, 400, lambda a, b: merkle.root_from_leaf_hashes(grown_leaves[a:b])
+        )
+        body = "old 305\n" + "".join(base64.b64encode(h).decode() + "\n" for h in proof)
+        note = sign_checkpoint(grown, checkpoints.log_signer())
+        assert post_witness(url, f"{body}\n{note}".encode()) == 422
+        # An unknown witness key named by the user is not a cosigner.
+        other = Signer("witness.test/paper", Ed25519PrivateKey.generate()).cosignature_vkey
+        done = run_cli(
+            "-m", "sightline_verifier", "--url", live_server.url, "--witness", vkey,
+            "--witness", other, "--quick",
+        )  # fmt: skip
+        assert done.returncode == 1
+        assert "FAILED: witnesses: 1 of the 2 witnesses you named cosigned" in done.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def post_witness(url: str, body: bytes) -> int:
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request("POST", "/add-checkpoint", body=body)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
