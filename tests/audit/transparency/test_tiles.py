@@ -14,6 +14,7 @@ from sightline_verifier import merkle
 from sightline_verifier.leaf import entry_leaf_bytes
 from sightline_verifier.tiles import (
     Tile,
+    TileError,
     TileHashes,
     consistency_proof_from_tiles,
     decode_entry_bundle,
@@ -23,6 +24,7 @@ from sightline_verifier.tiles import (
     tiles_for_size,
 )
 
+from audit.log.db import create_append_only_triggers, drop_append_only_triggers
 from audit.models import QueryLogEntry
 from audit.transparency import selectors, tiles
 from tests.audit.transparency.tlog import grow
@@ -208,3 +210,22 @@ def test_a_tile_costs_a_few_queries(client, published):
     with CaptureQueriesContext(connection) as queries:
         assert get(client, "tile/0/002.p/88").status_code == 200
     assert len(queries) <= 3
+
+
+def test_an_entry_changed_in_the_database_no_longer_matches_its_tile(client, published):
+    """An entry edited behind the log's back (triggers dropped by deliberate DDL) is served as
+    it now is, and a client checking the bundle against the signed tiles catches it."""
+    drop_append_only_triggers(connection)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE audit_querylogentry SET case_number = '' WHERE sequence = 301")
+    finally:
+        create_append_only_triggers(connection)
+
+    def read(tile: Tile) -> bytes:
+        return get(client, tile.path).content
+
+    hashes = TileHashes(600, read, root=selectors.root_at(600))
+    bundle = Tile(0, 1, entries=True)
+    with pytest.raises(TileError, match="entry 301 in tile/entries/001 does not match"):
+        hashes.check_entries(bundle, decode_entry_bundle(read(bundle), 256))
