@@ -160,6 +160,7 @@ def access_table(seq: int) -> dict[str, list[tuple[str, str, dict, dict]]]:
         "reports:technology": [("GET", f"/technologies/{LPR}/", {}, PUBLIC)],
         "reports:spending": [("GET", "/spending/", {}, PUBLIC)],
         "reports:open-data": [("GET", "/open-data/", {}, PUBLIC)],
+        "reports:datapackage": [("GET", "/open-data/datapackage.json", {}, PUBLIC)],
         "reports:leaves-csv": [("GET", "/open-data/leaves.csv", {}, PUBLIC)],
         "reports:leaves-jsonl": [("GET", "/open-data/leaves.jsonl", {}, PUBLIC)],
         "reports:daily-csv": [("GET", "/open-data/daily.csv", {}, PUBLIC)],
