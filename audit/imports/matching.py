@@ -38,23 +38,30 @@ class Names:
                 self._operators.setdefault(key, badges[0])
         self._operators.update(OperatorAlias.objects.values_list("key", "operator__badge_number"))
         self.badges = set(self._operators.values())
+        # An export names a few agencies and operators many times over.
+        self._agency_seen: dict[str, tuple[str, bool]] = {}
+        self._operator_seen: dict[str, tuple[str, bool]] = {}
 
     def agency(self, name: str) -> tuple[str, bool]:
         """(code, known): the code to record and whether it is a registered agency."""
-        if not name:
-            return self.home_code, True
-        code = self._agencies.get(alias_key(name))
-        if code is not None:
-            return code, True
-        return name[:32], False
+        found = self._agency_seen.get(name)
+        if found is None:
+            if not name:
+                found = (self.home_code, True)
+            else:
+                code = self._agencies.get(alias_key(name))
+                found = (code, True) if code is not None else (name[:32], False)
+            self._agency_seen[name] = found
+        return found
 
     def operator(self, name: str) -> tuple[str, bool]:
-        if not name:
-            return "", False
-        badge = self._operators.get(alias_key(name))
-        if badge is not None:
-            return badge, True
-        return name[:32], False
+        """(badge, known): the badge to record and whether it is a registered operator."""
+        found = self._operator_seen.get(name)
+        if found is None:
+            badge = self._operators.get(alias_key(name)) if name else None
+            found = (badge, True) if badge is not None else (name[:32], False)
+            self._operator_seen[name] = found
+        return found
 
 
 @dataclass(slots=True)

@@ -219,14 +219,10 @@ class _Writer:
 
     def write(self, rows: list[VendorRow], result: ImportResult) -> None:
         with transaction.atomic():
-            # The log's append lock, for the whole chunk: keys checked here stay unique.
+            # The log's append lock, for the whole chunk (every import writer takes it too).
             LogState.objects.select_for_update().get(id=1)
-            fresh = self._fresh(rows)
-            result.duplicates += len(rows) - len(fresh)
-            if not fresh:
-                return
             sides = []
-            for index, row in enumerate(fresh):
+            for index, row in enumerate(rows):
                 agency, agency_known = self.names.agency(row.agency_name)
                 badge, badge_known = self.names.operator(row.operator_name)
                 sides.append(
@@ -240,23 +236,25 @@ class _Writer:
                         badge_known,
                     )
                 )
+            # A key some import kept already is not inserted again (nor a key repeated in the
+            # chunk); the rows this import now holds tell which of the chunk's rows are new.
+            self._insert_rows(rows, sides)
+            ids = self._ids_here(rows)
+            fresh = [i for i, row in enumerate(rows) if ids.get(row.row_key, (0, 0))[1] == row.line]
+            result.duplicates += len(rows) - len(fresh)
+            if not fresh:
+                return
             matched = match(
-                sides,
+                [sides[i] for i in fresh],
                 technology=self.vendor_import.technology_id,
                 window=self.window,
                 excluded=self.excluded,
-            )
-            self._insert_rows(fresh, sides)
-            ids = dict(
-                ImportRow.objects.filter(
-                    source=self.vendor_import.source, row_key__in=[r.row_key for r in fresh]
-                ).values_list("row_key", "id")
             )
             RowMatch.objects.bulk_create(
                 [
                     RowMatch(
                         vendor_import=self.vendor_import,
-                        row_id=ids[fresh[index].row_key],
+                        row_id=ids[rows[index].row_key][0],
                         entry_id=sequence,
                         seconds_apart=seconds,
                     )
@@ -264,30 +262,37 @@ class _Writer:
                 ],
                 batch_size=1000,
             )
-            unmatched = [i for i in range(len(fresh)) if i not in matched]
             recorded = record_rows(
                 vendor_import=self.vendor_import,
                 source=self.source,
-                rows=[(ids[fresh[i].row_key], _query_input(fresh[i], sides[i])) for i in unmatched],
+                rows=[
+                    (ids[rows[i].row_key][0], _query_input(rows[i], sides[i]))
+                    for i in fresh
+                    if i not in matched
+                ],
             )
             result.kept += len(fresh)
             result.matched += len(matched)
             result.recorded += recorded
 
-    def _fresh(self, rows: list[VendorRow]) -> list[VendorRow]:
-        """The rows whose key no import kept yet, each key once (the first row with it)."""
-        unique: dict[str, VendorRow] = {}
-        for row in rows:
-            unique.setdefault(row.row_key, row)
-        kept: set[str] = set()
-        keys = list(unique)
-        for part in in_chunks(keys):
-            kept.update(
-                ImportRow.objects.filter(
-                    source=self.vendor_import.source, row_key__in=part
-                ).values_list("row_key", flat=True)
-            )
-        return [row for key, row in unique.items() if key not in kept]
+    def _ids_here(self, rows: list[VendorRow]) -> dict[str, tuple[int, int]]:
+        """{row_key: (id, line)} of the rows among `rows`' keys that this import holds."""
+        quote = connection.ops.quote_name
+        table = quote(ImportRow._meta.db_table)
+        found: dict[str, tuple[int, int]] = {}
+        keys = list({row.row_key for row in rows})
+        with connection.cursor() as cursor:
+            for part in in_chunks(keys):
+                marks = ", ".join(["%s"] * len(part))
+                # Names come from the model's metadata; values are parameters.
+                cursor.execute(
+                    f"SELECT row_key, id, line FROM {table} WHERE source = %s "  # noqa: S608
+                    f"AND row_key IN ({marks}) AND vendor_import_id = %s",
+                    [self.vendor_import.source, *part, self.vendor_import.pk],
+                )
+                for key, pk, line in cursor.fetchall():
+                    found[key] = (pk, line)
+        return found
 
     def _insert_rows(self, rows: list[VendorRow], sides: list[Side]) -> None:
         adapt_dt = connection.ops.adapt_datetimefield_value
@@ -319,7 +324,10 @@ class _Writer:
             }
             values.append(tuple(record[f.name] for f in _ROW_FIELDS))
         with connection.cursor() as cursor:
-            cursor.executemany(_insert_sql(ImportRow, _ROW_FIELDS), values)
+            # Both databases: a row whose (source, row_key) is kept already is skipped.
+            cursor.executemany(
+                _insert_sql(ImportRow, _ROW_FIELDS) + " ON CONFLICT DO NOTHING", values
+            )
 
 
 def _query_input(row, side: Side) -> QueryInput:
