@@ -1,14 +1,16 @@
 """Vendor audit exports (Flock, any CSV or XLSX described by a mapping): read, keep, reconcile.
 
-This package holds the readers of vendor export files (`formats`, `readers`, `times`,
-`normalize`, `mapping`), the append-only record of each import and its rows (`models`), the
-import and reconciliation services (`services`), the reads that pages, commands and `reports`
-use (`selectors`), and the upload pages (`views`, `forms`, `urls`).
+What it holds: the readers of export files (`readers`, `formats`, `mapping`, `times`,
+`normalize`), the first pass that checks a file and writes nothing (`reading`), the
+append-only record of each import and its rows (`models`), the import and reconciliation
+writes (`services`), the pairing of vendor rows with log entries (`matching`), the
+not-logged-by-rtcc flag source (`flagging`), the reads that pages, commands and `reports` use
+(`selectors`, `exports`), and the upload pages (`views`, `forms`, `urls`, `staging`, `admin`).
 
-What it may import: the standard library, Django, openpyxl, and from `audit` only the log's
-public surface (`audit.log`: `record_queries`, `QueryInput`, `fingerprint_target`, the entry
-model), the flags package's public names and the shared reference models (technologies,
-agencies, operators). Nothing in `audit` outside this package imports it except the model
-index (`audit/models.py`), the admin index and the workspace's url list; `reports` reads its
-selectors, never the reverse.
+What it may import: the standard library, Django, openpyxl and tqdm; from `audit`, only the
+log's public surface (`audit.log.services.record_queries`, `audit.log.parsing.QueryInput` and
+`fingerprint_target`, the models through `audit.models`), the flags package's registry
+(`audit.flags.rules.register_flag_source`), the workspace's access record and spreadsheet-safe
+cells. The log's rooms (log, transparency, flags) never import it; `reports` reads its
+selectors (`vendor_export_usage`), never the reverse.
 """

@@ -2,6 +2,8 @@
 history, and each import's reconciliation. Thin: parse, call a service or selector, render.
 """
 
+from urllib.parse import urlencode
+
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -227,6 +229,4 @@ class ImportDetailView(ImportPageMixin, TemplateView):
 
 
 def _query(params: dict) -> str:
-    from urllib.parse import urlencode
-
     return urlencode({k: v for k, v in params.items() if v})
