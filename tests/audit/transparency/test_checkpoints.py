@@ -9,6 +9,7 @@ from sightline_verifier.note import UnverifiedNote, parse_vkey
 
 from audit.models import SignedTreeHead
 from audit.transparency import checkpoints, signing
+from audit.transparency.checks import log_origin_is_a_key_name
 from tests.audit.transparency.tlog import grow, log_verifier
 
 API = "/api/v1/log"
@@ -130,3 +131,12 @@ def test_tree_heads_are_in_the_openapi_schema(anon_client, db):
     operation = schema["paths"]["/api/v1/log/tree-heads"]["get"]
     assert operation["operationId"] == "log_tree_heads"
     assert "cursor" in {p["name"] for p in operation["parameters"]}
+
+
+def test_an_origin_that_cannot_name_a_key_fails_the_system_check(settings):
+    settings.SIGHTLINE_LOG_ORIGIN = "our log+1"
+    (error,) = log_origin_is_a_key_name()
+    assert error.id == "audit.E101"
+    assert "'our log+1' cannot name the log's key" in error.msg
+    settings.SIGHTLINE_LOG_ORIGIN = "city.example/sightline"
+    assert log_origin_is_a_key_name() == []
