@@ -10,7 +10,7 @@ JSON head and the checkpoint of a size can never disagree.
 import logging
 
 from django.conf import settings
-from sightline_verifier.checkpoint import Checkpoint, add_signatures, sign_checkpoint
+from sightline_verifier.checkpoint import Checkpoint, sign_checkpoint
 from sightline_verifier.note import NoteError, Signer, cosignature_verifier, parse_signature_lines
 
 from audit.models import Cosignature, SignedTreeHead, Witness
@@ -77,8 +77,5 @@ def cosignature_verifies(witness: Witness, body: str, line: str) -> bool:
 
 def cosigned_checkpoint(head: SignedTreeHead) -> str:
     """The head's checkpoint with every cosignature held for its size appended."""
-    return add_signatures_text(checkpoint_note(head), cosignature_lines(head))
-
-
-def add_signatures_text(note: str, lines: list[str]) -> str:
-    return add_signatures(note, []) + "".join(lines)
+    # A note ends with its last signature line's newline: further lines simply follow.
+    return checkpoint_note(head) + "".join(cosignature_lines(head))

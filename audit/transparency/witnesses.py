@@ -122,15 +122,15 @@ def _cosignature_from(witness: Witness, head: SignedTreeHead, answer: bytes) -> 
     raise WitnessProblem("answered without a valid cosignature by its key")
 
 
-def _exchange(witness: Witness, head: SignedTreeHead) -> tuple[str, int]:
-    """Submit until the witness cosigns; (cosignature line, size the witness had)."""
+def _exchange(witness: Witness, head: SignedTreeHead) -> str:
+    """Submit until the witness cosigns; its cosignature line (WitnessProblem otherwise)."""
     note = checkpoints.checkpoint_note(head)
     old = witness.cosigned_size if witness.cosigned_size <= head.tree_size else 0
     for _ in range(ATTEMPTS):
         proof = [bytes.fromhex(h) for h in consistency_proof(old, head.tree_size)] if old else []
         status, _type, answer = _post(witness.url, add_checkpoint_body(old, proof, note))
         if status == 200:
-            return _cosignature_from(witness, head, answer), old
+            return _cosignature_from(witness, head, answer)
         if status == 409:
             old = _size_of_conflict(answer, head.tree_size)
             continue
@@ -148,7 +148,7 @@ def submit_checkpoint(*, witness: Witness, head: SignedTreeHead) -> Submission:
     """
     now = timezone.now()
     try:
-        line, _old = _exchange(witness, head)
+        line = _exchange(witness, head)
     except WitnessProblem as problem:
         message = f"Witness {witness.name} ({witness.url}) {problem}."
         logger.error("Checkpoint of size %s not cosigned. %s", head.tree_size, message)
