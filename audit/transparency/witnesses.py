@@ -60,7 +60,9 @@ def add_checkpoint_body(old_size: int, proof: list[bytes], note: str) -> bytes:
 
 def _post(url: str, body: bytes) -> tuple[int, str, bytes]:
     """POST to the witness; (status, content type, body) for any HTTP answer."""
-    request = urllib.request.Request(  # noqa: S310 (the administrator configures an http(s) URL)
+    if not url.lower().startswith(("https://", "http://")):
+        raise WitnessProblem("has a URL that is not http(s)")
+    request = urllib.request.Request(  # noqa: S310 (http(s) only, checked above)
         url.rstrip("/") + "/add-checkpoint",
         data=body,
         method="POST",

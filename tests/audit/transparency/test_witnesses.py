@@ -172,6 +172,12 @@ def test_an_unreachable_witness_is_reported(integration, db):
     assert "unreachable" in witness.last_error
 
 
+def test_only_http_urls_are_contacted(integration, db):
+    witness = Witness.objects.create(name="Odd", url="ftp://witness.example/", vkey=other_vkey())
+    grow(integration, 2)
+    assert "not http(s)" in witnesses.submit_checkpoint(witness=witness, head=latest()).problem
+
+
 # --- never in the way of ingest ------------------------------------------------------------------
 
 
