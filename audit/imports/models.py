@@ -136,14 +136,18 @@ class ImportRow(AppendOnlyModel):
     only the log's keyed fingerprint of it.
     """
 
-    vendor_import = models.ForeignKey(VendorImport, on_delete=models.PROTECT, related_name="rows")
+    # Indexed by importrow_import_line below; technology by importrow_date_tech. Fewer
+    # indexes: a million-row import writes each of them a million times.
+    vendor_import = models.ForeignKey(
+        VendorImport, on_delete=models.PROTECT, related_name="rows", db_index=False
+    )
     line = models.PositiveIntegerField()
     source = models.CharField(max_length=40)
     row_key = models.CharField(max_length=128)
     occurred_at = models.DateTimeField()
     local_date = models.DateField()
     technology = models.ForeignKey(
-        Technology, to_field="slug", on_delete=models.PROTECT, related_name="+"
+        Technology, to_field="slug", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     query_type = models.CharField(max_length=40)
     search_type = models.CharField(max_length=100, blank=True)

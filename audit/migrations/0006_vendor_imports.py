@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                 ('networks', models.PositiveIntegerField(null=True)),
                 ('scope', models.CharField(choices=[('local', 'Local'), ('regional', 'Regional'), ('national', 'National')], max_length=16)),
                 ('as_read', models.JSONField(default=dict)),
-                ('technology', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='audit.technology', to_field='slug')),
+                ('technology', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='audit.technology', to_field='slug')),
             ],
             options={
                 'ordering': ['vendor_import', 'line'],
@@ -131,7 +131,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='importrow',
             name='vendor_import',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rows', to='audit.vendorimport'),
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='rows', to='audit.vendorimport'),
         ),
         migrations.CreateModel(
             name='ImportSource',
