@@ -98,6 +98,10 @@ def test_the_log_page_shows_the_verifier_key_and_the_tlog_links(client, heads):
     page = client.get("/log/").content.decode()
     assert checkpoints.verifier_key() in page
     assert 'href="/tlog/checkpoint"' in page
+    client.get("/language/es/?next=/log/")
+    page = client.get("/log/").content.decode()
+    assert "Checkpoints, teselas y testigos" in page
+    assert checkpoints.verifier_key() in page
 
 
 # --- the list of heads ------------------------------------------------------------------------
