@@ -158,7 +158,8 @@ def run_child(args) -> int:
         if args.profile:
             import cProfile
 
-            profiler = cProfile.Profile()
+            # CPU time, not wall time: on a shared machine waits would swamp the listing.
+            profiler = cProfile.Profile(time.process_time)
             profiler.enable()
         rec_s, rec_cpu, recorded = record_all(integration, queries, args.batch)
         if profiler is not None:

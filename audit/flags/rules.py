@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta
 from functools import cache
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import Count
 from django.utils import timezone
 
 from audit.models import Agency, Certification, QueryFlag, QueryLogEntry, Technology
@@ -151,6 +153,48 @@ def is_vague(justification: str, minimum_length: int) -> bool:
     return all(w in GENERIC_WORDS for w in words)
 
 
+# Values per IN list: well under the smallest parameter limit of the supported backends.
+_IN_CHUNK = 400
+
+
+def _chunked(values) -> list[list]:
+    values = sorted(values)
+    return [values[i : i + _IN_CHUNK] for i in range(0, len(values), _IN_CHUNK)] or [[]]
+
+
+def _contiguous(entries) -> tuple[int, int, bool]:
+    """(first, last sequence, whether the entries are exactly every sequence first..last).
+
+    A batch just recorded is contiguous: the log rows first..last are then the entries
+    themselves, so the rules count them from memory and read only the log before `first`.
+    """
+    sequences = {e.sequence for e in entries}
+    first, last = min(sequences), max(sequences)
+    return first, last, len(sequences) == last - first + 1
+
+
+def _searches_before(targets: set[str], since: datetime, first: int) -> dict[tuple, int]:
+    """How many searches each (operator badge, target) had since `since`, before `first`."""
+    counts: dict[tuple, int] = {}
+    table = connection.ops.quote_name(QueryLogEntry._meta.db_table)
+    since_db = connection.ops.adapt_datetimefield_value(since)
+    values = sorted(targets)
+    size = (connection.features.max_query_params or 10_000) - 10
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), size):
+            chunk = values[start : start + size]
+            cursor.execute(
+                f"SELECT operator_badge, target_fingerprint, COUNT(*) FROM {table} "  # noqa: S608
+                f"WHERE target_fingerprint IN ({', '.join(['%s'] * len(chunk))}) "
+                "AND occurred_at >= %s AND sequence < %s "
+                "GROUP BY operator_badge, target_fingerprint",
+                [*chunk, since_db, first],
+            )
+            for badge, target, count in cursor.fetchall():
+                counts[(badge, target)] = count
+    return counts
+
+
 class _Context:
     """Everything the rules need beyond the entries themselves, fetched in a few queries."""
 
@@ -162,36 +206,58 @@ class _Context:
         self.purposes = purpose_patterns(settings.SIGHTLINE_PROHIBITED_PURPOSES)
         self.tz = timezone.get_default_timezone()
         operator_ids = {e.operator_id for e in entries if e.operator_id}
-        self.certified: dict[tuple[int, str], date] = {
-            (op, tech): since
-            for op, tech, since in Certification.objects.filter(
-                operator_id__in=operator_ids
-            ).values_list("operator_id", "technology__slug", "certified_on")
-        }
+        self.certified: dict[tuple[int, str], date] = {}
+        for chunk in _chunked(operator_ids):
+            self.certified.update(
+                ((op, tech), since)
+                for op, tech, since in Certification.objects.filter(
+                    operator_id__in=chunk
+                ).values_list("operator_id", "technology__slug", "certified_on")
+            )
+        # The flags that follow from an entry's text and policy alone, by those values: a
+        # batch repeats them often, and the reason checks are regular expressions.
+        self.text_flags: dict[tuple, tuple[str, ...]] = {}
+        self.first, self.last, self.contiguous = _contiguous(entries)
         self.volume_rank = self._volume_ranks(entries)
         self.repeated = self._repeated_targets(entries)
 
-    @staticmethod
-    def _volume_ranks(entries: list[QueryLogEntry]) -> dict[int, int]:
+    def _volume_ranks(self, entries: list[QueryLogEntry]) -> dict[int, int]:
         """For each entry, its position among its operator's queries that day on that tool."""
         keys = {(e.operator_badge, e.technology_id, e.local_date) for e in entries}
-        last = max(e.sequence for e in entries)
+        first, last = self.first, self.last
+        badges = {k[0] for k in keys}
+        days = {k[2] for k in keys}
+        # The log before the first entry, counted per key by the database; then the log
+        # first..last one sequence at a time: the entries themselves when contiguous.
+        before: dict[tuple, int] = defaultdict(int)
         counted: dict[tuple, list[int]] = defaultdict(list)
-        # Two IN lists use the (operator_badge, local_date) index; exact keys are matched here.
-        for badge, tech, day, sequence in (
-            QueryLogEntry.objects.filter(
-                operator_badge__in={k[0] for k in keys},
-                local_date__in={k[2] for k in keys},
-                sequence__lte=last,
-            )
-            .order_by()
-            .values_list("operator_badge", "technology_id", "local_date", "sequence")
-        ):
-            if (badge, tech, day) in keys:
-                counted[(badge, tech, day)].append(sequence)
+        for badge_chunk in _chunked(badges):
+            for day_chunk in _chunked(days):
+                # Two IN lists use the (operator_badge, local_date) index; exact keys are
+                # matched here.
+                matching = QueryLogEntry.objects.filter(
+                    operator_badge__in=badge_chunk, local_date__in=day_chunk
+                ).order_by()
+                for badge, tech, day, count in (
+                    matching.filter(sequence__lt=first)
+                    .values_list("operator_badge", "technology_id", "local_date")
+                    .annotate(count=Count("sequence"))
+                ):
+                    if (badge, tech, day) in keys:
+                        before[(badge, tech, day)] += count
+                if self.contiguous:
+                    continue
+                for badge, tech, day, sequence in matching.filter(
+                    sequence__gte=first, sequence__lte=last
+                ).values_list("operator_badge", "technology_id", "local_date", "sequence"):
+                    if (badge, tech, day) in keys:
+                        counted[(badge, tech, day)].append(sequence)
+        if self.contiguous:
+            for e in entries:
+                counted[(e.operator_badge, e.technology_id, e.local_date)].append(e.sequence)
         ranks = {}
-        for sequences in counted.values():
-            for rank, sequence in enumerate(sorted(sequences), start=1):
+        for key, sequences in counted.items():
+            for rank, sequence in enumerate(sorted(sequences), start=before[key] + 1):
                 ranks[sequence] = rank
         return ranks
 
@@ -204,27 +270,50 @@ class _Context:
         earliest = min(e.occurred_at for e in targeted) - timedelta(days=longest)
         latest = max(e.sequence for e in targeted)
         history: dict[tuple[str, str], list[tuple[datetime, int, str]]] = defaultdict(list)
-        for badge, target, occurred_at, sequence, case_number in (
-            QueryLogEntry.objects.filter(
-                target_fingerprint__in={e.target_fingerprint for e in targeted},
-                occurred_at__gte=earliest,
-                sequence__lte=latest,
-            )
-            .order_by()
-            .values_list(
-                "operator_badge", "target_fingerprint", "occurred_at", "sequence", "case_number"
-            )
-        ):
-            history[(badge, target)].append((occurred_at, sequence, case_number))
+        targets = {e.target_fingerprint for e in targeted}
+        if self.contiguous:
+            # The log first..last is the entries: from memory (each targeted one is within
+            # the window). Of the log before, only the searches of targets that could exceed
+            # the smallest limit are read; the others are counted in the database.
+            for e in targeted:
+                history[(e.operator_badge, e.target_fingerprint)].append(
+                    (e.occurred_at, e.sequence, e.case_number)
+                )
+            smallest = min(t.repeated_target_limit for t in self.policies.values())
+            before = _searches_before(targets, earliest, self.first)
+            targets = {
+                target
+                for (badge, target), searches in list(history.items())
+                if before.get((badge, target), 0) + len(searches) > smallest
+            }
+            bound = {"sequence__lt": self.first}
+        else:
+            bound = {"sequence__lte": latest}
+        for chunk in _chunked(targets) if targets else ():
+            for badge, target, occurred_at, sequence, case_number in (
+                QueryLogEntry.objects.filter(
+                    target_fingerprint__in=chunk, occurred_at__gte=earliest, **bound
+                )
+                .order_by()
+                .values_list(
+                    "operator_badge",
+                    "target_fingerprint",
+                    "occurred_at",
+                    "sequence",
+                    "case_number",
+                )
+            ):
+                history[(badge, target)].append((occurred_at, sequence, case_number))
         flagged = set()
         for entry in targeted:
             policy = self.policies[entry.technology_id]
+            searches = history[(entry.operator_badge, entry.target_fingerprint)]
+            if len(searches) <= policy.repeated_target_limit:
+                continue  # even the whole history is within the limit
             since = entry.occurred_at - timedelta(days=policy.repeated_target_days)
             window = [
                 case
-                for occurred_at, sequence, case in history[
-                    (entry.operator_badge, entry.target_fingerprint)
-                ]
+                for occurred_at, sequence, case in searches
                 if since <= occurred_at <= entry.occurred_at and sequence <= entry.sequence
             ]
             shared_case = len(set(window)) == 1 and window[0] != ""
@@ -233,8 +322,8 @@ class _Context:
         return flagged
 
 
-def _flags_of(entry: QueryLogEntry, ctx: _Context) -> list[str]:
-    policy = ctx.policies[entry.technology_id]
+def _text_flags(entry: QueryLogEntry, policy: Technology, ctx: _Context) -> tuple[str, ...]:
+    """The flags that depend only on the entry's text fields and its technology's policy."""
     found = []
     if policy.requires_case_number and not entry.case_number:
         found.append(MISSING_CASE_NUMBER)
@@ -252,6 +341,28 @@ def _flags_of(entry: QueryLogEntry, ctx: _Context) -> list[str]:
         found.append(DISALLOWED_OFFENSE)
     if policy.requires_supervisor_approval and not entry.supervisor_badge:
         found.append(NO_SUPERVISOR_APPROVAL)
+    if entry.requesting_agency_code not in ctx.known_agency_codes:
+        found.append(UNKNOWN_AGENCY)
+    if entry.requesting_agency_code not in ctx.home or (
+        entry.on_behalf_of and entry.on_behalf_of.upper() not in ctx.home
+    ):
+        found.append(OUTSIDE_AGENCY)
+    if policy.status in (Technology.Status.SUSPENDED, Technology.Status.PROHIBITED):
+        found.append(TECHNOLOGY_NOT_AUTHORIZED)
+    return tuple(found)
+
+
+def _flags_of(entry: QueryLogEntry, ctx: _Context) -> list[str]:
+    policy = ctx.policies[entry.technology_id]
+    key = (
+        entry.technology_id, bool(entry.case_number), entry.justification, entry.offense_code,
+        entry.offense_category, entry.on_behalf_of, bool(entry.supervisor_badge),
+        entry.requesting_agency_code,
+    )  # fmt: skip
+    text = ctx.text_flags.get(key)
+    if text is None:
+        text = ctx.text_flags[key] = _text_flags(entry, policy, ctx)
+    found = list(text)
     local = entry.occurred_at.astimezone(ctx.tz)
     if entry.operator_id is None:
         found.append(UNKNOWN_OPERATOR)
@@ -259,21 +370,14 @@ def _flags_of(entry: QueryLogEntry, ctx: _Context) -> list[str]:
         since = ctx.certified.get((entry.operator_id, entry.technology_id))
         if since is None or since > local.date():
             found.append(UNCERTIFIED_OPERATOR)
-    if entry.requesting_agency_code not in ctx.known_agency_codes:
-        found.append(UNKNOWN_AGENCY)
-    if entry.requesting_agency_code not in ctx.home or (
-        entry.on_behalf_of and entry.on_behalf_of.upper() not in ctx.home
-    ):
-        found.append(OUTSIDE_AGENCY)
     if not ctx.hours.covers(local.hour * 60 + local.minute):
         found.append(OUTSIDE_STAFFED_HOURS)
     if ctx.volume_rank.get(entry.sequence, 0) > policy.daily_volume_threshold:
         found.append(VOLUME_ANOMALY)
     if entry.sequence in ctx.repeated:
         found.append(REPEATED_TARGET)
-    if policy.status in (Technology.Status.SUSPENDED, Technology.Status.PROHIBITED):
-        found.append(TECHNOLOGY_NOT_AUTHORIZED)
-    return sorted(found)
+    found.sort()
+    return found
 
 
 def flags_for_entries(entries: list[QueryLogEntry]) -> dict[int, list[str]]:

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from datetime import date
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.flags import rules as flags
 from audit.log import signals
@@ -16,11 +16,31 @@ from audit.models import (
 def flag_new_entries(entries: list) -> dict[int, list[str]]:
     """Compute and store the flags of entries that have none stored; returns them by sequence."""
     found = flags.flags_for_entries(entries)
-    QueryFlag.objects.bulk_create(
-        [QueryFlag(entry_id=seq, flag=flag) for seq, names in found.items() for flag in names],
-        batch_size=2000,
-    )
+    _store([(seq, flag) for seq, names in found.items() for flag in names])
     return found
+
+
+def _store(rows: list[tuple[int, str]]) -> None:
+    """Insert (entry sequence, flag) rows: COPY on PostgreSQL, one prepared INSERT run by
+    executemany on SQLite (bulk_create would split them into statements of 999 parameters)."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(QueryFlag._meta.db_table)
+    entry, flag = (quote(QueryFlag._meta.get_field(name).column) for name in ("entry", "flag"))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {table} ({entry}, {flag}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} ({entry}, {flag}) VALUES (%s, %s)",  # noqa: S608
+                rows,
+            )
 
 
 def reflag(*, start: date, end: date, progress: Callable[[int], None] = lambda n: None) -> int:
