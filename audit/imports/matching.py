@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
 from audit.imports.models import AgencyAlias, OperatorAlias, RowMatch, alias_key
 from audit.models import Agency, Operator, QueryLogEntry
@@ -100,27 +101,39 @@ def match(
         return {}
     low = min(s.occurred_at for s in sides) - window
     high = max(s.occurred_at for s in sides) + window
-    entries = QueryLogEntry.objects.filter(
-        technology_id=technology, occurred_at__range=(low, high)
-    ).exclude(integration_id__in=excluded)
+    # No technology or ordering in SQL: with them SQLite reads every entry of the technology
+    # through its index and sorts; the fingerprint index finds the few candidates directly.
+    entries = (
+        QueryLogEntry.objects.order_by()
+        .filter(occurred_at__range=(low, high))
+        .exclude(integration_id__in=excluded)
+    )
     columns = (
         "sequence",
         "target_fingerprint",
         "occurred_at",
         "requesting_agency_code",
         "operator_badge",
+        "technology_id",
     )
     fingerprints = sorted({s.fingerprint for s in sides if s.fingerprint})
     found = []
     for part in in_chunks(fingerprints):
         found.extend(entries.filter(target_fingerprint__in=part).values_list(*columns))
     if any(not s.fingerprint for s in sides):
-        found.extend(entries.filter(target_fingerprint="").values_list(*columns))
+        tz = timezone.get_default_timezone()
+        days = (low.astimezone(tz).date(), high.astimezone(tz).date())
+        found.extend(
+            entries.filter(target_fingerprint="", local_date__range=days).values_list(*columns)
+        )
+    found = [candidate[:5] for candidate in found if candidate[5] == technology]
     if not found:
         return {}
     taken: set[int] = set()
     for part in in_chunks([f[0] for f in found]):
-        taken.update(RowMatch.objects.filter(entry_id__in=part).values_list("entry_id", flat=True))
+        taken.update(
+            RowMatch.objects.order_by().filter(entry_id__in=part).values_list("entry_id", flat=True)
+        )
     by_target: dict[str, list[tuple]] = defaultdict(list)
     for candidate in found:
         if candidate[0] not in taken:

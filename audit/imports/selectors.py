@@ -7,6 +7,7 @@ from datetime import date
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from audit.imports.models import ImportRow, ImportSource, RowMatch, RowRecording, VendorImport
 from audit.log.parsing import fingerprint_target
@@ -63,10 +64,16 @@ def sightline_only(vendor_import: VendorImport) -> QuerySet[QueryLogEntry]:
     vendor row matches: the searches missing from the vendor's own log."""
     if vendor_import.covers_from is None:
         return QueryLogEntry.objects.none()
+    tz = timezone.get_default_timezone()
+    days = (
+        vendor_import.covers_from.astimezone(tz).date(),
+        vendor_import.covers_to.astimezone(tz).date(),
+    )
     return (
         QueryLogEntry.objects.filter(
             requesting_agency_code=vendor_import.agency.code,
             technology_id=vendor_import.technology_id,
+            local_date__range=days,  # the (local_date, technology) index narrows to the period
             occurred_at__range=(vendor_import.covers_from, vendor_import.covers_to),
             vendor_match__isnull=True,
         )

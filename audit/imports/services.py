@@ -285,13 +285,16 @@ class _Writer:
             for part in in_chunks(keys):
                 marks = ", ".join(["%s"] * len(part))
                 # Names come from the model's metadata; values are parameters.
+                # Only the (source, row_key) index: filtering on the import in SQL lets SQLite
+                # pick the import's index and read every row the import holds, per query.
                 cursor.execute(
-                    f"SELECT row_key, id, line FROM {table} WHERE source = %s "  # noqa: S608
-                    f"AND row_key IN ({marks}) AND vendor_import_id = %s",
-                    [self.vendor_import.source, *part, self.vendor_import.pk],
+                    f"SELECT row_key, id, line, vendor_import_id FROM {table} "  # noqa: S608
+                    f"WHERE source = %s AND row_key IN ({marks})",
+                    [self.vendor_import.source, *part],
                 )
-                for key, pk, line in cursor.fetchall():
-                    found[key] = (pk, line)
+                for key, pk, line, import_id in cursor.fetchall():
+                    if import_id == self.vendor_import.pk:
+                        found[key] = (pk, line)
         return found
 
     def _insert_rows(self, rows: list[VendorRow], sides: list[Side]) -> None:
