@@ -97,6 +97,8 @@ def cpu_seconds() -> float:
 
 def write_export(path: Path, rows: int, seed: int, logged_share: float) -> list[tuple]:
     """Write the CSV; returns the logged rows (occurred_at, badge, plate, reason, case)."""
+    from tqdm import tqdm
+
     rng = random.Random(seed)
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     start = end - timedelta(days=60)
@@ -111,7 +113,8 @@ def write_export(path: Path, rows: int, seed: int, logged_share: float) -> list[
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(HEADER)
-        for n in range(rows):
+        for n in tqdm(range(rows), desc="Writing the export", unit="row", unit_scale=True,
+                      mininterval=0.5, file=sys.stderr):  # fmt: skip
             moment = start + timedelta(seconds=n * step)
             local = moment.astimezone(CHICAGO)
             shape = n % 4
@@ -153,6 +156,8 @@ def write_export(path: Path, rows: int, seed: int, logged_share: float) -> list[
 
 def seed_log(logged: list[tuple]) -> None:
     """Record the RTCC's own entries for the logged share (untimed), 1000 per call."""
+    from tqdm import tqdm
+
     from audit.imports.normalize import case_number, flock_query_type
     from audit.log.parsing import QueryInput, fingerprint_target
     from audit.log.services import create_integration, record_queries
@@ -162,6 +167,8 @@ def seed_log(logged: list[tuple]) -> None:
     integration, _ = create_integration(agency=agency, name="bench RTCC console")
     badges = dict(Operator.objects.values_list("name", "badge_number"))
     batch = []
+    bar = tqdm(total=len(logged), desc="Seeding the log", unit="entry", unit_scale=True,
+               mininterval=0.5, file=sys.stderr)  # fmt: skip
     for n, (moment, name, plate, reason, case) in enumerate(logged):
         batch.append(
             QueryInput(
@@ -183,9 +190,12 @@ def seed_log(logged: list[tuple]) -> None:
         )
         if len(batch) == 1000:
             record_queries(integration=integration, queries=batch)
+            bar.update(len(batch))
             batch = []
     if batch:
         record_queries(integration=integration, queries=batch)
+        bar.update(len(batch))
+    bar.close()
 
 
 def raw_baseline(path: Path, directory: Path) -> tuple[int, float, float]:
@@ -242,10 +252,7 @@ def main() -> int:
         AgencyAlias.objects.create(name="Birmingham AL PD", agency=Agency.objects.get(code="BPD"))
         info = machine_info()
         export = tmp / "flock-audit.csv"
-        print(f"Writing a {args.rows:,}-row Flock export (untimed)...", file=sys.stderr)
         logged = write_export(export, args.rows, args.seed, args.logged_share)
-        print(f"Recording {len(logged):,} of them as the RTCC's own entries (untimed)...",
-              file=sys.stderr)  # fmt: skip
         seed_log(logged)
         entries_before = QueryLogEntry.objects.count()
 
