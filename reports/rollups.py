@@ -213,14 +213,43 @@ class Tally:
                     for key, values in counts.items()
                     if any(values)
                 ]
-                if len(rows) > 1 and connection.vendor == "postgresql":
-                    # One statement over arrays, one per column: far fewer round trips than a
-                    # statement per row. The keys are distinct, as ON CONFLICT needs.
-                    columns = [list(column) for column in zip(*rows, strict=True)]
-                    cursor.execute(upsert_arrays_sql(model, MEASURES[model]), columns)
+                if len(rows) > COPY_ABOVE and connection.vendor == "postgresql":
+                    _upsert_by_copy(cursor, model, rows)
                 elif rows:
                     cursor.executemany(upsert_sql(model, MEASURES[model]), rows)
                 counts.clear()
+
+
+# Above this many rows a PostgreSQL upsert goes through COPY into a temporary table: one
+# round trip for all rows instead of one statement per row.
+COPY_ABOVE = 50
+
+
+def _upsert_by_copy(cursor, model, rows: list[tuple]) -> None:
+    """upsert_sql for many rows on PostgreSQL: COPY them into this session's temporary table of
+    the model's columns, then one INSERT ... SELECT ... ON CONFLICT (the keys are distinct)."""
+    table = model._meta.db_table
+    keys = ["granularity", "period_start", "technology", *model.DIMENSIONS]
+    measures = list(MEASURES[model])
+    columns = ", ".join(keys + measures)
+    staging = f"tally_{table}"
+    updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
+    # Table and column names come from the models, never from input.
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} AS "  # noqa: S608
+        f"SELECT {columns} FROM {table} WITH NO DATA"
+    )
+    with (
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "  # noqa: S608
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+    cursor.execute(f"TRUNCATE {staging}")
 
 
 def _bump(rows: dict[tuple, list[int]], key: tuple, values) -> None:
@@ -243,22 +272,6 @@ def upsert_sql(model, measures: tuple[str, ...]) -> str:
     # Table and column names come from the models, never from input.
     return (
         f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-    )
-
-
-def upsert_arrays_sql(model, measures: tuple[str, ...]) -> str:
-    """upsert_sql for PostgreSQL taking one array per column (unnest) instead of one row."""
-    table = model._meta.db_table
-    keys = ["granularity", "period_start", "technology", *model.DIMENSIONS]
-    arrays = ", ".join(
-        f"%s::{model._meta.get_field(name).db_type(connection)}[]" for name in keys + list(measures)
-    )
-    updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
-    # Table, column names and types come from the models, never from input.
-    return (
-        f"INSERT INTO {table} ({', '.join(keys + list(measures))}) "  # noqa: S608
-        f"SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
 

@@ -6,7 +6,7 @@ import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
@@ -355,18 +355,19 @@ def _append(
     leaf_rows = []
     locals_ = []
     for i, q in enumerate(fresh):
-        local = q.occurred_at.astimezone(local_tz)
-        day = local.date()
+        # In UTC, as stored: flags and rollups then read the same local time as from the log.
+        occurred = q.occurred_at.astimezone(UTC)
+        day = occurred.astimezone(local_tz).date()
         facts = days.get(day)
         if facts is None:
             facts = days[day] = (day, day.isoformat(), adapt_date(day))
         category = categories.get(q.offense_code)
         if category is None:
             category = categories[q.offense_code] = offense_category(q.offense_code)
-        locals_.append((facts, category))
+        locals_.append((occurred, facts, category))
         leaf_rows.append(
             (
-                first + i, recorded_at_iso, iso_utc(q.occurred_at), facts[1], q.technology,
+                first + i, recorded_at_iso, iso_utc(occurred), facts[1], q.technology,
                 q.query_type, integration_id, q.requesting_agency, q.on_behalf_of, q.operator,
                 q.supervisor, q.target_fingerprint, q.offense_code, category, q.justification,
                 q.case_number, q.scope, q.result_count, q.client_ref, salts[32 * i : 32 * i + 32],
@@ -381,7 +382,9 @@ def _append(
     recorded: list[RecordedEntry] = []
     get_agency = agencies.get
     get_operator = operators.get
-    for i, (q, digest, (facts, category)) in enumerate(zip(fresh, digests, locals_, strict=True)):
+    for i, (q, digest, (occurred, facts, category)) in enumerate(
+        zip(fresh, digests, locals_, strict=True)
+    ):
         sequence = first + i
         # Append the leaf to the tree: each trailing one bit of the sequence closes a subtree.
         h, level = digest, 0
@@ -397,7 +400,7 @@ def _append(
         supervisor = q.supervisor
         entry_rows.append(
             (
-                sequence, recorded_at_db, adapt_dt(q.occurred_at), facts[2], q.technology,
+                sequence, recorded_at_db, adapt_dt(occurred), facts[2], q.technology,
                 q.query_type, integration_id, q.requesting_agency, get_agency(q.requesting_agency),
                 q.on_behalf_of, q.operator, operator_id, supervisor,
                 get_operator(supervisor) if supervisor else None, q.target_fingerprint,
@@ -407,7 +410,7 @@ def _append(
         )  # fmt: skip
         recorded.append(
             RecordedEntry(
-                sequence, q.occurred_at, facts[0], q.technology, q.query_type,
+                sequence, occurred, facts[0], q.technology, q.query_type,
                 q.requesting_agency, q.on_behalf_of, q.operator, operator_id, supervisor,
                 q.target_fingerprint, q.offense_code, category, q.justification, q.case_number,
                 q.scope, leaf_hash,
