@@ -85,10 +85,33 @@ class Source:
         """The body at ``path``; FetchError when it cannot be had."""
         raise NotImplementedError
 
+    #: Requests (or file reads) in flight in ``get_many``.
+    parallel = 1
+    _pool: ThreadPoolExecutor | None = None
+
     def get_many(self, paths: Iterable[str]) -> Iterator[bytes]:
-        """The bodies at ``paths``, in order."""
-        for path in paths:
-            yield self.get_bytes(path)
+        """The bodies at ``paths``, in order, up to ``parallel`` fetched at once.
+
+        At most a few times ``parallel`` bodies wait in memory, however many paths there are.
+        """
+        if self.parallel <= 1:
+            for path in paths:
+                yield self.get_bytes(path)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="fetch")
+        window = 4 * self.parallel
+        pending: deque[Future[bytes]] = deque()
+        try:
+            for path in paths:
+                pending.append(self._pool.submit(self.get_bytes, path))
+                if len(pending) >= window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
     def get_json(self, path: str) -> Any:
         """The decoded (strict) JSON at ``path``; FetchError if missing or not JSON."""
@@ -102,6 +125,9 @@ class Source:
 
     def close(self) -> None:
         """Release connections and threads (safe to call twice)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 def _gunzip(body: bytes, where: str) -> bytes:
@@ -146,7 +172,6 @@ class HttpSource(Source):
         self._local = threading.local()
         self._connections: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
         #: Bytes received (after any gzip decoding) and requests made, for the summary line.
         self.bytes_received = 0
         self.requests = 0
@@ -211,37 +236,13 @@ class HttpSource(Source):
                 raise FetchError(
                     f"{url} answered HTTP {status}{_error_detail(body)}", status=status
                 )
-            self.requests += 1
-            self.bytes_received += len(body)
+            with self._lock:
+                self.requests += 1
+                self.bytes_received += len(body)
             return body
 
-    def get_many(self, paths: Iterable[str]) -> Iterator[bytes]:
-        """Fetch with up to ``parallel`` requests in flight; yield bodies in order.
-
-        At most a few times ``parallel`` bodies wait in memory, however many paths there are.
-        """
-        if self.parallel == 1:
-            yield from super().get_many(paths)
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="fetch")
-        window = 4 * self.parallel
-        pending: deque[Future[bytes]] = deque()
-        try:
-            for path in paths:
-                pending.append(self._pool.submit(self.get_bytes, path))
-                if len(pending) >= window:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
-
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        super().close()
         with self._lock:
             for conn in self._connections:
                 conn.close()
@@ -268,11 +269,13 @@ class DirectorySource(Source):
     tlog_prefix = ""
     has_api = False
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, parallel: int = 4) -> None:
         """Read the mirror at ``root`` (ValueError unless it is a directory)."""
         if not root.is_dir():
             raise ValueError(f"'{root}' is not a directory (a mirror written by export_tiles).")
         self.root = root.resolve()
+        self.parallel = max(1, parallel)
+        self._lock = threading.Lock()
         self.bytes_received = 0
         self.requests = 0
 
@@ -301,8 +304,9 @@ class DirectorySource(Source):
                 # really decompresses is taken as gzip.
                 with contextlib.suppress(OSError, EOFError, zlib.error):
                     body = gzip.decompress(body)
-        self.requests += 1
-        self.bytes_received += len(body)
+        with self._lock:
+            self.requests += 1
+            self.bytes_received += len(body)
         return body
 
 
@@ -324,10 +328,11 @@ def open_source(location: str, *, mirror: bool = False, **http_options: Any) -> 
             f"'{location}' is not an http:// or https:// address (a static mirror's directory "
             "or file:// URL is given with --mirror)."
         )
+    parallel = http_options.get("parallel", 4)
     if parts.scheme == "file":
-        return DirectorySource(Path(urllib.parse.unquote(parts.path)))
+        return DirectorySource(Path(urllib.parse.unquote(parts.path)), parallel=parallel)
     if parts.scheme == "":
-        return DirectorySource(Path(location))
+        return DirectorySource(Path(location), parallel=parallel)
     raise ValueError(
         f"'{location}' is not an http:// or https:// address, a file:// URL or a directory."
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NoReturn
@@ -68,7 +68,7 @@ _LEAF_V1 = re.compile(
 _SEQUENCE = 8
 _KEY_GROUPS = (1, 2, 3, 4, 5, 6, 7, 9, 10)
 _STRING_GROUPS = (1, 4, 6, 7, 10)
-(_AGENCY, _CASE, _DATE_I, _OFFENSE, _BEHALF, _QTYPE, _SCOPE, _SUPERVISOR, _TECH) = range(9)
+_DATE_I = 2  # the date's place among them
 
 
 class LeafError(VerificationFailed):
@@ -253,44 +253,59 @@ class Tally:
             "spaces, UTF-8): the same leaf could be hashed two ways."
         )
 
-    def _decoded(self) -> list[tuple[dict[str, Any], int]]:
-        out = []
+    def _rows(self) -> Iterator[tuple[str, bool, str, str, bool, str, str, bool, str, int]]:
+        """(agency, case number?, date, offense, for another?, query type, scope, supervisor?,
+        technology, leaves) per distinct combination; each quoted string decoded once."""
+        unquote = _Unquoted()
         for (rest, day), times in self._keys.items():
-            key = (*rest[:_DATE_I], day, *rest[_DATE_I:])
-            leaf = {
-                "agency": json.loads(key[_AGENCY]),
-                "case_number_present": key[_CASE] == "true",
-                "date": key[_DATE_I],
-                "offense_category": json.loads(key[_OFFENSE]),
-                "on_behalf_of_present": key[_BEHALF] == "true",
-                "query_type": json.loads(key[_QTYPE]),
-                "scope": json.loads(key[_SCOPE]),
-                "supervisor_present": key[_SUPERVISOR] == "true",
-                "technology": json.loads(key[_TECH]),
-            }
-            out.append((leaf, times))
-        return out
+            agency, case, offense, behalf, qtype, scope, supervisor, tech = rest
+            yield (
+                unquote[agency], case == "true", day, unquote[offense], behalf == "true",
+                unquote[qtype], unquote[scope], supervisor == "true", unquote[tech], times,
+            )  # fmt: skip
 
     def counts(self, since: date | None = None, until: date | None = None) -> Counts:
         """The Counts of the tallied leaves dated in [since, until]."""
         counts = Counts(since=since, until=until)
-        for leaf, times in self._decoded():
-            counts.add(leaf, times)
+        first = since.isoformat() if since else ""
+        last = until.isoformat() if until else "9999"
+        for agency, case, day, _, behalf, _, _, supervisor, tech, times in self._rows():
+            if not first <= day <= last:
+                continue
+            counts.total += times
+            counts.by_technology[tech] += times
+            counts.by_year[(day[:4], tech)] += times
+            counts.by_agency[(agency, tech)] += times
+            if not case:
+                counts.without_case_number[tech] += times
+            if not supervisor:
+                counts.without_supervisor[tech] += times
+            if behalf:
+                counts.on_behalf_of_another[tech] += times
         return counts
 
     def statistics(self) -> dict[str, Counter[tuple[str, str]]]:
         """The groupings /api/v1/stats/ publishes, as (technology, value) -> entries."""
-        out: dict[str, Counter[tuple[str, str]]] = {
-            "by_technology_month": Counter(),
-            "by_offense_category": Counter(),
-            "by_agency": Counter(),
+        months: Counter[tuple[str, str]] = Counter()
+        offenses: Counter[tuple[str, str]] = Counter()
+        agencies: Counter[tuple[str, str]] = Counter()
+        for agency, _, day, offense, _, _, _, _, tech, times in self._rows():
+            months[(tech, day[:7])] += times
+            offenses[(tech, offense)] += times
+            agencies[(tech, agency)] += times
+        return {
+            "by_technology_month": months,
+            "by_offense_category": offenses,
+            "by_agency": agencies,
         }
-        for leaf, times in self._decoded():
-            tech = leaf["technology"]
-            out["by_technology_month"][(tech, leaf["date"][:7])] += times
-            out["by_offense_category"][(tech, leaf["offense_category"])] += times
-            out["by_agency"][(tech, leaf["agency"])] += times
-        return out
+
+
+class _Unquoted(dict):
+    """JSON strings decoded, each distinct one once."""
+
+    def __missing__(self, quoted: str) -> str:
+        value = self[quoted] = json.loads(quoted)
+        return value
 
 
 def _escapes_ok(match: re.Match[str]) -> bool:
