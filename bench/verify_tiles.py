@@ -28,6 +28,7 @@ import gzip
 import http.client
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,7 @@ from bench.common import (
     setup_django,
     wait_until_up,
 )
+from bench.public import cpu_seconds, worker_pids  # /proc CPU time of server processes
 
 PY = sys.executable
 VERIFY = str(Path(PY).with_name("sightline-verify"))
@@ -122,7 +124,7 @@ def baseline(port: int, size: int, prefix: str, parallel: int, extra: list[str])
 
     bundles, hashes = tile_paths(size, prefix)
     downloader = Downloader(port)
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     bodies = downloader.fetch_all(bundles + hashes + extra, parallel)
     downloaded = time.perf_counter() - started
     leaves = []
@@ -136,6 +138,7 @@ def baseline(port: int, size: int, prefix: str, parallel: int, extra: list[str])
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
+        "client_cpu": time.process_time() - cpu0,
         "download_seconds": downloaded,
         "bytes": downloader.bytes,
         "requests": len(bodies),
@@ -144,22 +147,28 @@ def baseline(port: int, size: int, prefix: str, parallel: int, extra: list[str])
     }
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_verifier(args: list[str]) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), children_cpu()
     done = subprocess.run(
         [VERIFY, *args, "--no-progress"], capture_output=True, text=True, env=env, check=False
     )
     seconds = time.perf_counter() - started
+    client_cpu = children_cpu() - cpu0
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     if done.returncode != 0 or not last.startswith("OK:"):
         raise RuntimeError(f"sightline-verify exited {done.returncode}: {done.stderr[-2000:]}")
-    return {"seconds": seconds, "verdict": last, "stderr": done.stderr}
+    return {"seconds": seconds, "verdict": last, "stderr": done.stderr, "client_cpu": client_cpu}
 
 
 def compare(
     name: str, port: int, size: int, prefix: str, verify_args: list[str], extra: list[str],
-    parallel: int, rounds: int,
+    parallel: int, rounds: int, server_pids: list[int],
 ) -> dict:  # fmt: skip
     """Alternate verifier and baselines over the rounds; print and return the medians."""
     runs: dict[str, list[dict]] = {"verifier": [], "sequential": [], "parallel": []}
@@ -168,14 +177,23 @@ def compare(
         if round_ % 2:
             order.reverse()
         for kind in order:
+            server0 = cpu_seconds(server_pids)
             if kind == "verifier":
                 result = run_verifier(verify_args)
             else:
                 width = 1 if kind == "sequential" else parallel
                 result = baseline(port, size, prefix, width, extra)
+            result["server_cpu"] = cpu_seconds(server_pids) - server0
             runs[kind].append(result)
-            print(f"  round {round_ + 1} {kind:10} {result['seconds']:8.2f} s", flush=True)
+            print(
+                f"  round {round_ + 1} {kind:10} {result['seconds']:8.2f} s wall, CPU "
+                f"{result['client_cpu']:6.2f} s client + {result['server_cpu']:6.2f} s server",
+                flush=True,
+            )
     median = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
+    cpu = {
+        k: statistics.median(r["client_cpu"] + r["server_cpu"] for r in v) for k, v in runs.items()
+    }
     roots = {r["root"] for r in runs["sequential"] + runs["parallel"]}
     verdict = runs["verifier"][0]["verdict"]
     agree = len(roots) == 1 and roots.pop() in verdict
@@ -194,7 +212,14 @@ def compare(
         f"{ratio_seq:.2f}x (sequential), {ratio_par:.2f}x ({parallel} parallel); "
         f"goal <= {GOAL:.0f}x"
     )
+    print(
+        f"  CPU (client + server, median): verifier {cpu['verifier']:.2f} s, baseline "
+        f"{cpu['sequential']:.2f} s sequential / {cpu['parallel']:.2f} s parallel: "
+        f"{cpu['verifier'] / cpu['sequential']:.2f}x / {cpu['verifier'] / cpu['parallel']:.2f}x "
+        "(cross-check, less sensitive to other load)"
+    )
     return {
+        "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
         "verifier_seconds": round(median["verifier"], 3),
         "baseline_sequential_seconds": round(median["sequential"], 3),
         "baseline_parallel_seconds": round(median["parallel"], 3),
@@ -268,7 +293,7 @@ def main() -> int:
         cwd=REPO, env=env,
     )  # fmt: skip
     try:
-        wait_until_up(port, server)
+        wait_until_up(port, server, ready=lambda: len(worker_pids(server.pid)) == args.workers)
         # Untimed: the statistics snapshot of size N is computed on its first request and kept.
         Downloader(port).fetch_all(["/tlog/checkpoint", f"/api/v1/stats/?tree_size={size}"], 1)
         print(f"server:  gunicorn, {args.workers} sync workers, DEBUG=0, 127.0.0.1:{port}")
@@ -277,7 +302,7 @@ def main() -> int:
             "live site (/tlog/ on gunicorn)", port, size, "/tlog",
             ["--url", url, "--log-key", vkey, "--parallel", str(args.parallel)],
             ["/tlog/checkpoint", f"/api/v1/stats/?tree_size={size}"],
-            args.parallel, args.rounds,
+            args.parallel, args.rounds, worker_pids(server.pid),
         )  # fmt: skip
     finally:
         stop(server)
@@ -300,7 +325,7 @@ def main() -> int:
             results["mirror"] = compare(
                 "static mirror (export_tiles, stdlib file server)", port, size, "",
                 ["--mirror", url, "--log-key", vkey, "--parallel", str(args.parallel)],
-                ["/checkpoint"], args.parallel, args.rounds,
+                ["/checkpoint"], args.parallel, args.rounds, [static.pid],
             )  # fmt: skip
         finally:
             stop(static)
