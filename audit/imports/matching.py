@@ -65,6 +65,10 @@ class Names:
         return found
 
 
+# A chunk whose rows span at most this many days is matched against those days' entries.
+NARROW_WINDOW = timedelta(days=2)
+
+
 @dataclass(slots=True)
 class Side:
     """A vendor row reduced to what matching needs."""
@@ -102,7 +106,7 @@ def match(
     low = min(s.occurred_at for s in sides) - window
     high = max(s.occurred_at for s in sides) + window
     # No technology or ordering in SQL: with them SQLite reads every entry of the technology
-    # through its index and sorts; the fingerprint index finds the few candidates directly.
+    # through its index and sorts them; the date or fingerprint index narrows far better.
     entries = (
         QueryLogEntry.objects.order_by()
         .filter(occurred_at__range=(low, high))
@@ -117,15 +121,26 @@ def match(
         "technology_id",
     )
     fingerprints = sorted({s.fingerprint for s in sides if s.fingerprint})
+    tz = timezone.get_default_timezone()
+    days = (low.astimezone(tz).date(), high.astimezone(tz).date())
     found = []
-    for part in in_chunks(fingerprints):
-        found.extend(entries.filter(target_fingerprint__in=part).values_list(*columns))
-    if any(not s.fingerprint for s in sides):
-        tz = timezone.get_default_timezone()
-        days = (low.astimezone(tz).date(), high.astimezone(tz).date())
+    if days[1] - days[0] <= NARROW_WINDOW:
+        # Exports run in time order, so a chunk spans hours: read the log's entries of those
+        # days (the date index) rather than every entry ever made for each target, which grows
+        # with the log (a plate searched weekly for years).
+        wanted = set(fingerprints) | {""}
         found.extend(
-            entries.filter(target_fingerprint="", local_date__range=days).values_list(*columns)
+            candidate
+            for candidate in entries.filter(local_date__range=days).values_list(*columns)
+            if candidate[1] in wanted
         )
+    else:
+        for part in in_chunks(fingerprints):
+            found.extend(entries.filter(target_fingerprint__in=part).values_list(*columns))
+        if any(not s.fingerprint for s in sides):
+            found.extend(
+                entries.filter(target_fingerprint="", local_date__range=days).values_list(*columns)
+            )
     found = [candidate[:5] for candidate in found if candidate[5] == technology]
     if not found:
         return {}
