@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NoReturn
@@ -49,6 +49,7 @@ CSV_COLUMNS = LEAF_FIELDS_V1
 _LEAF_STRINGS = ("technology", "query_type", "agency", "offense_category", "scope")
 _LEAF_FLAGS = ("on_behalf_of_present", "case_number_present", "supervisor_present")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX_DIGITS = b"0123456789abcdef"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
@@ -170,43 +171,60 @@ class Tally:
         self.leaves = 0
         # (the key's fields but the date, the date) -> leaves.
         self._keys: Counter[tuple[tuple[str, ...], str]] = Counter()
-        self._good_days: set[str] = set()
+        # Dates already checked (YYYY-MM-DD and a calendar date): bytes -> text.
+        self._good_days: dict[bytes, str] = {}
         # Leaves already checked in full, with their date, commitment and sequence cut out ->
-        # (where those were cut, the key's fields but the date). See add_bytes.
-        self._shapes: dict[str, tuple[int, int, int, tuple[str, ...]]] = {}
+        # (where those were cut, the key's fields but the date). See add_bundle.
+        self._shapes: dict[bytes, tuple[int, int, int, tuple[str, ...]]] = {}
 
     def add_bytes(self, sequence: int, data: bytes) -> None:
-        """Check that ``data`` is the canonical version 1 leaf of ``sequence``; tally it.
+        """Check that ``data`` is the canonical version 1 leaf of ``sequence``; tally it."""
+        self.add_bundle(sequence, [data])
+
+    def add_bundle(self, first: int, entries: Iterable[bytes]) -> None:
+        """Check and tally the leaves of sequences first, first + 1, ... (LeafError).
 
         Most leaves differ from one seen before only in their date, commitment and sequence.
-        So the leaf is cut at those three values; if what remains (its "shape") is that of a
+        So each leaf is cut at those three values; if what remains (its "shape") is that of a
         leaf already matched in full, cut at the same places, then the leaf matches too as long
         as the three values are valid: a known date, 64 lowercase hex digits, the sequence in
-        canonical decimal. That is several times faster than matching the whole pattern, which
-        is done for every new shape.
+        canonical decimal (and, being ASCII, they keep it valid UTF-8). That is several times
+        faster than matching the whole pattern, which is done for every new shape.
         """
+        shapes, keys, days = self._shapes, self._keys, self._good_days
+        sequence = first
+        for data in entries:
+            d = data.find(b'"date":"') + 8
+            c = data.find(b',"private_commitment":"', d) + 23
+            s = data.find(b',"sequence":', c) + 12
+            e = data.find(b",", s)
+            shape = data[:d] + data[d + 10 : c] + data[c + 64 : s] + data[e:]
+            known = shapes.get(shape)
+            if (
+                known is not None
+                and known[0] == d
+                and known[1] == c
+                and known[2] == s
+                and data[s:e] == b"%d" % sequence
+                and not data[c : c + 64].translate(None, _HEX_DIGITS)
+            ):
+                day = days.get(data[d : d + 10])
+                if day is not None:
+                    keys[(known[3], day)] += 1
+                    sequence += 1
+                    continue
+            self._add_new_shape(sequence, data, shape, d, c, s, e)
+            sequence += 1
+        self.leaves += sequence - first
+
+    def _add_new_shape(
+        self, sequence: int, data: bytes, shape: bytes, d: int, c: int, s: int, e: int
+    ) -> None:
+        """Match a leaf against the whole pattern; remember its shape; tally it."""
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise LeafError(f"sequence {sequence}: the leaf is not valid UTF-8.") from None
-        d = text.find('"date":"') + 8
-        c = text.find(',"private_commitment":"', d) + 23
-        s = text.find(',"sequence":', c) + 12
-        e = text.find(",", s)
-        shape = text[:d] + text[d + 10 : c] + text[c + 64 : s] + text[e:]
-        known = self._shapes.get(shape)
-        if known is not None and known[0] == d and known[1] == c and known[2] == s:
-            day = text[d : d + 10]
-            commitment = text[c : c + 64]
-            if day in self._good_days and text[s:e] == str(sequence):
-                try:
-                    hex_ok = bytes.fromhex(commitment).hex() == commitment
-                except ValueError:
-                    hex_ok = False
-                if hex_ok:
-                    self._keys[(known[3], day)] += 1
-                    self.leaves += 1
-                    return
         match = _LEAF_V1.fullmatch(text)
         if (
             match is None
@@ -216,14 +234,13 @@ class Tally:
             self._explain(sequence, text)
         key = match.group(*_KEY_GROUPS)
         day = key[_DATE_I]
-        if day not in self._good_days:
+        if day.encode() not in self._good_days:
             _check_day(sequence, day)
-            self._good_days.add(day)
+            self._good_days[day.encode()] = day
         rest = key[:_DATE_I] + key[_DATE_I + 1 :]
         if d >= 8 and c >= 23 and s >= 12 and e > 0:
             self._shapes[shape] = (d, c, s, rest)
         self._keys[(rest, day)] += 1
-        self.leaves += 1
 
     def add_leaf(self, leaf: dict[str, Any]) -> None:
         """Tally a leaf already checked with ``check_leaf``."""
