@@ -205,11 +205,19 @@ class Tally:
 
     def apply(self) -> None:
         """Add the tallied increments to the tables (upsert), then forget them."""
+        dates: dict[date, object] = {}
         adapt_date = connection.ops.adapt_datefield_value
+
+        def adapted(day: date):
+            value = dates.get(day)
+            if value is None:
+                value = dates[day] = adapt_date(day)
+            return value
+
         with connection.cursor() as cursor:
             for model, counts in self.counts.items():
                 rows = [
-                    (key[0], adapt_date(key[1]), *key[2:], *values)
+                    (key[0], adapted(key[1]), *key[2:], *values)
                     for key, values in counts.items()
                     if any(values)
                 ]

@@ -12,6 +12,7 @@ from sightline_verifier.leaf import entry_leaf_bytes, leaf_hash_hex
 from sightline_verifier.merkle import TreeBuilder, root_from_leaf_hashes
 
 from audit.flags import rules as flags
+from audit.log import services
 from audit.log.parsing import MAX_BATCH, QueryInput
 from audit.log.services import IdempotencyConflict, record_queries
 from audit.models import LogState, MerkleNode, QueryFlag, QueryLogEntry, Technology
@@ -298,3 +299,10 @@ def test_a_failed_batch_writes_nothing_and_restores_the_collector(integration, p
     assert gc.isenabled()
     assert log_snapshot() == before
     assert connection.in_atomic_block  # the test's transaction is still usable
+
+
+def test_the_recording_path_writes_every_column_of_the_entry():
+    # record_queries inserts rows without the ORM, in the order of this list: a column added
+    # to QueryLogEntry must be added to it (and to the row the service builds).
+    written = {field.name for field in services._ENTRY_FIELDS}
+    assert written == {field.name for field in QueryLogEntry._meta.concrete_fields}
