@@ -5,12 +5,13 @@ they are stored apart from the append-only log. `flags_for_entries` is the one d
 both when entries are recorded and when they are re-flagged.
 """
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 from django.conf import settings
 from django.db import connection
@@ -157,6 +158,29 @@ def is_vague(justification: str, minimum_length: int) -> bool:
 _IN_CHUNK = 400
 
 
+# The reason checks are regular expressions over texts that repeat across batches (and
+# across the API's requests): their answers are kept, keyed by everything they read.
+@lru_cache(maxsize=8192)
+def _vague(justification: str, minimum_length: int) -> bool:
+    return is_vague(justification, minimum_length)
+
+
+# The compiled prohibited purposes by the text of the setting they were compiled from.
+_PURPOSES: dict[str, list] = {}
+
+
+def _compiled_purposes(purposes: dict) -> tuple[str, list]:
+    key = json.dumps(purposes, sort_keys=True, default=repr)
+    if key not in _PURPOSES:  # one per value the setting ever had: a handful
+        _PURPOSES[key] = purpose_patterns(purposes)
+    return key, _PURPOSES[key]
+
+
+@lru_cache(maxsize=8192)
+def _prohibited(category: str, text: str, purposes_key: str) -> bool:
+    return prohibited_purpose(category, text, _PURPOSES[purposes_key])
+
+
 def _chunked(values) -> list[list]:
     values = sorted(values)
     return [values[i : i + _IN_CHUNK] for i in range(0, len(values), _IN_CHUNK)] or [[]]
@@ -203,7 +227,9 @@ class _Context:
         self.home = set(Agency.objects.filter(is_home=True).values_list("code", flat=True))
         self.known_agency_codes = set(Agency.objects.values_list("code", flat=True))
         self.hours = staffed_hours(settings.SIGHTLINE_STAFFED_HOURS)
-        self.purposes = purpose_patterns(settings.SIGHTLINE_PROHIBITED_PURPOSES)
+        self.purposes_key, self.purposes = _compiled_purposes(
+            settings.SIGHTLINE_PROHIBITED_PURPOSES
+        )
         self.tz = timezone.get_default_timezone()
         operator_ids = {e.operator_id for e in entries if e.operator_id}
         self.certified: dict[tuple[int, str], date] = {}
@@ -329,13 +355,13 @@ def _text_flags(entry: QueryLogEntry, policy: Technology, ctx: _Context) -> tupl
         found.append(MISSING_CASE_NUMBER)
     if not entry.justification.strip():
         found.append(MISSING_JUSTIFICATION)
-    elif is_vague(entry.justification, policy.min_justification_length):
+    elif _vague(entry.justification, policy.min_justification_length):
         found.append(VAGUE_JUSTIFICATION)
     if not entry.offense_code:
         found.append(MISSING_OFFENSE)
     allowed = policy.allowed_offense_categories
     purpose_text = f"{entry.justification}\n{entry.on_behalf_of}"  # "for ICE" counts too
-    if prohibited_purpose(entry.offense_category, purpose_text, ctx.purposes) or (
+    if _prohibited(entry.offense_category, purpose_text, ctx.purposes_key) or (
         allowed and entry.offense_code and entry.offense_category not in allowed
     ):
         found.append(DISALLOWED_OFFENSE)
