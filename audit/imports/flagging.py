@@ -15,15 +15,18 @@ def not_logged_by_rtcc(entries: list) -> dict[int, list[str]]:
         return {}
     if all(hasattr(entry, "integration_id") for entry in entries):
         flagged = [e.sequence for e in entries if e.integration_id in integrations]
-    else:  # entries just recorded, described without their integration
-        sequences = [entry.sequence for entry in entries]
-        flagged = []
-        for start in range(0, len(sequences), 900):
-            flagged.extend(
-                QueryLogEntry.objects.filter(
-                    sequence__in=sequences[start : start + 900], integration_id__in=integrations
-                ).values_list("sequence", flat=True)
-            )
+    else:  # entries just recorded, described without their integration: read it back
+        wanted = {entry.sequence for entry in entries}
+        # A range of the primary key, in Python the rest: a filter on the integration would let
+        # SQLite walk that integration's index, every entry an import ever recorded.
+        flagged = [
+            sequence
+            for sequence, integration in QueryLogEntry.objects.order_by()
+            .filter(sequence__range=(min(wanted), max(wanted)))
+            .values_list("sequence", "integration_id")
+            .iterator(chunk_size=5000)
+            if integration in integrations and sequence in wanted
+        ]
     return {sequence: [NOT_LOGGED_BY_RTCC] for sequence in flagged}
 
 
