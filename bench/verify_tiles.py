@@ -202,7 +202,8 @@ def compare(
     print(f"  verifier            {median['verifier']:8.2f} s  ({verdict[:90]})")
     print(
         f"  baseline sequential {median['sequential']:8.2f} s  ({base['requests']} GETs, "
-        f"{base['bytes'] / 1e6:.0f} MB decoded, download {base['download_seconds']:.2f} s)"
+        f"{base['bytes'] / 1e6:.0f} MB decoded; round 1: download {base['download_seconds']:.2f} s "
+        f"of {base['seconds']:.2f} s)"
     )
     print(f"  baseline {parallel} parallel  {median['parallel']:8.2f} s")
     ratio_seq = median["verifier"] / median["sequential"]
