@@ -16,7 +16,8 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
-from sightline_verifier.verify import VerificationFailed, verify
+from sightline_verifier.errors import VerificationFailed
+from sightline_verifier.jsonapi import verify
 
 from audit.log.db import create_append_only_triggers, drop_append_only_triggers
 from audit.models import LogState, MerkleNode, SignedTreeHead
