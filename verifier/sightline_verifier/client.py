@@ -1,5 +1,6 @@
 """Fetching a log's documents: over HTTP(S) with keep-alive and a few parallel requests, or
-from a static mirror (a directory written by `manage.py export_tiles`, or its file:// URL).
+from a static mirror (a directory written by `manage.py export_tiles`, or its file:// URL);
+and reading its tiles, from the full tile when a partial one is gone.
 
 Nothing here judges what it fetched: a document that cannot be had raises FetchError (with the
 HTTP status when the server answered one), and the verification modules decide what it means.
@@ -21,7 +22,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sightline_verifier.errors import FetchError
+from sightline_verifier.errors import FetchError, VerificationFailed
+from sightline_verifier.merkle import HASH_SIZE
+from sightline_verifier.tiles import Tile
 
 __all__ = [
     "USER_AGENT",
@@ -29,6 +32,7 @@ __all__ = [
     "FetchError",
     "HttpSource",
     "Source",
+    "TileReader",
     "open_source",
     "parse_json",
 ]
@@ -336,3 +340,53 @@ def open_source(location: str, *, mirror: bool = False, **http_options: Any) -> 
     raise ValueError(
         f"'{location}' is not an http:// or https:// address, a file:// URL or a directory."
     )
+
+
+class TileReader:
+    """Reads hash tiles and bundles under the source's prefix; a missing partial tile is read
+    from the full tile that replaced it (the spec lets a log delete partials)."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.prefix = source.tlog_prefix
+
+    def path(self, tile: Tile) -> str:
+        return f"{self.prefix}/{tile.path}"
+
+    def read(self, tile: Tile) -> bytes:
+        try:
+            data = self.source.get_bytes(self.path(tile))
+        except FetchError as error:
+            if tile.is_full or error.status != 404:
+                raise refused(error, tile.path) from None
+            try:
+                data = self.source.get_bytes(self.path(tile.full()))
+            except FetchError as again:
+                raise refused(again, tile.path) from None
+            if tile.entries:
+                return data  # the caller takes the first ``width`` entries
+            return data[: tile.width * HASH_SIZE]
+        return data
+
+    def read_many(self, wanted: Iterable[Tile]) -> Iterator[bytes]:
+        """Full tiles in order, fetched in parallel; partial ones one by one with fallback."""
+        wanted = list(wanted)
+        full = [t for t in wanted if t.is_full]
+        bodies = self.source.get_many(self.path(t) for t in full)
+        for tile in wanted:
+            if tile.is_full:
+                try:
+                    yield next(bodies)
+                except FetchError as error:
+                    raise refused(error, tile.path) from None
+            else:
+                yield self.read(tile)
+
+
+def refused(error: FetchError, what: str) -> Exception:
+    """A 4xx for a tile the checkpoint implies is a failure of the log; anything else is not."""
+    if error.status is not None and 400 <= error.status < 500 and error.status != 429:
+        return VerificationFailed(
+            f"{what}: the log does not serve it, although its checkpoint implies it ({error})."
+        )
+    return error

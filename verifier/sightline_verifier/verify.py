@@ -13,15 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sightline_verifier import merkle, tiles
 from sightline_verifier.checkpoint import Checkpoint, open_checkpoint
-from sightline_verifier.client import Source
+from sightline_verifier.client import Source, TileReader
 from sightline_verifier.errors import FetchError, VerificationFailed
+from sightline_verifier.jsonapi import verify  # the older JSON-API flow, importable as before
 from sightline_verifier.note import (
     NoteError,
     UnverifiedNote,
@@ -41,6 +42,7 @@ __all__ = [
     "check_statistics",
     "log_verifier",
     "open_saved",
+    "verify",
     "verify_tiles",
     "witness_verifiers",
 ]
@@ -196,56 +198,6 @@ def _cosigners(note: bytes, checkpoint_text: str, options: Options) -> list[str]
     return good
 
 
-class _TileReader:
-    """Reads hash tiles and bundles under the source's prefix; a missing partial tile is read
-    from the full tile that replaced it (the spec lets a log delete partials)."""
-
-    def __init__(self, source: Source) -> None:
-        self.source = source
-        self.prefix = source.tlog_prefix
-
-    def path(self, tile: Tile) -> str:
-        return f"{self.prefix}/{tile.path}"
-
-    def read(self, tile: Tile) -> bytes:
-        try:
-            data = self.source.get_bytes(self.path(tile))
-        except FetchError as error:
-            if tile.is_full or error.status != 404:
-                raise _refused(error, tile.path) from None
-            try:
-                data = self.source.get_bytes(self.path(tile.full()))
-            except FetchError as again:
-                raise _refused(again, tile.path) from None
-            if tile.entries:
-                return data  # the caller takes the first ``width`` entries
-            return data[: tile.width * merkle.HASH_SIZE]
-        return data
-
-    def read_many(self, wanted: Iterable[Tile]) -> Iterator[bytes]:
-        """Full tiles in order, fetched in parallel; partial ones one by one with fallback."""
-        wanted = list(wanted)
-        full = [t for t in wanted if t.is_full]
-        bodies = self.source.get_many(self.path(t) for t in full)
-        for tile in wanted:
-            if tile.is_full:
-                try:
-                    yield next(bodies)
-                except FetchError as error:
-                    raise _refused(error, tile.path) from None
-            else:
-                yield self.read(tile)
-
-
-def _refused(error: FetchError, what: str) -> Exception:
-    """A 4xx for a tile the checkpoint implies is a failure of the log; anything else is not."""
-    if error.status is not None and 400 <= error.status < 500 and error.status != 429:
-        return VerificationFailed(
-            f"{what}: the log does not serve it, although its checkpoint implies it ({error})."
-        )
-    return error
-
-
 def verify_tiles(source: Source, options: Options) -> Result:
     """Verify the log behind ``source`` through its tiles; return what was established.
 
@@ -273,7 +225,7 @@ def verify_tiles(source: Source, options: Options) -> Result:
         checkpoint=text,
         cosigned_by=_cosigners(note, body, options),
     )
-    reader = _TileReader(source)
+    reader = TileReader(source)
 
     old: tuple[int, bytes] | None = None
     if options.previous is not None:
@@ -319,7 +271,7 @@ def _check_sizes(old: tuple[int, bytes], n: int, root: bytes, say: Callable[[str
 
 
 def _check_entry(
-    reader: _TileReader, index: int, n: int, root: bytes, say: Callable[[str], None]
+    reader: TileReader, index: int, n: int, root: bytes, say: Callable[[str], None]
 ) -> dict[str, Any]:
     """Prove entry ``index`` is in the signed tree from tiles; return its leaf."""
     if not 0 <= index < n:
@@ -347,7 +299,7 @@ def _check_entry(
 
 
 def _full_check(
-    reader: _TileReader,
+    reader: TileReader,
     checkpoint: Checkpoint,
     options: Options,
     result: Result,
@@ -469,7 +421,7 @@ def _check_old_root(old_root: bytes, old: tuple[int, bytes], say: Callable[[str]
     say(f"Consistency: the first {m:,} entries still hash to the root of your saved checkpoint.")
 
 
-def _check_upper_tiles(reader: _TileReader, n: int, below: list[bytes]) -> int:
+def _check_upper_tiles(reader: TileReader, n: int, below: list[bytes]) -> int:
     """Check every tile of level 1 and up against the hashes computed from the level below.
 
     ``below`` holds the roots of the full tiles of the level below (from the entries). Returns
