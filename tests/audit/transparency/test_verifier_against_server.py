@@ -703,6 +703,7 @@ def test_the_installed_package_works_on_its_own(tmp_path):
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()) == tmp_path / "sightline_verifier" / "merkle.py"
     assert (tmp_path / "bin" / "sightline-verify").exists()
+    assert (tmp_path / "bin" / "sightline-witness").exists()
 
 
 def test_an_unreachable_site_exits_2():
