@@ -386,3 +386,26 @@ def test_a_cosignature_that_does_not_verify_fails(log, witnesses):
 def test_a_mirror_without_a_pinned_key_cannot_be_checked(log):
     with pytest.raises(FetchError, match=r"a mirror cannot vouch for the log's key"):
         verify_tiles(LogSource(log, 5), Options())
+
+
+def test_a_tile_of_the_wrong_length_fails_rather_than_crashing(log):
+    def tamper(path, data):
+        return data[:-1] if path.startswith("tile/1/") else data
+
+    with pytest.raises(VerificationFailed, match=r"^entry 10: a tile is malformed"):
+        verify_tiles(LogSource(log, 1000, tamper), options(full=False, entries=[10]))
+    with pytest.raises(VerificationFailed, match=r"^consistency: a tile is malformed"):
+        verify_tiles(
+            LogSource(log, 1000, tamper),
+            options(full=False, previous=log.checkpoint(900).encode()),
+        )
+    with pytest.raises(VerificationFailed, match=r"^tile 1/000.p/3: its hashes are not those"):
+        verify_tiles(LogSource(log, 1000, tamper), options())
+
+
+def test_an_entry_outside_the_log_is_refused_before_anything_is_downloaded(log):
+    source = LogSource(log, 300)
+
+    with pytest.raises(FetchError, match=r"^entry 300 is not in the log \(it has 300 entries\)"):
+        verify_tiles(source, options(entries=[300]))
+    assert source.paths == ["/checkpoint"]

@@ -226,6 +226,9 @@ def verify_tiles(source: Source, options: Options) -> Result:
         cosigned_by=_cosigners(note, body, options),
     )
     reader = TileReader(source)
+    for index in options.entries:
+        if not 0 <= index < n:
+            raise FetchError(f"entry {index} is not in the log (it has {n:,} entries).")
 
     old: tuple[int, bytes] | None = None
     if options.previous is not None:
@@ -236,7 +239,10 @@ def verify_tiles(source: Source, options: Options) -> Result:
     if options.full:
         _full_check(reader, checkpoint, options, result, old)
     elif old is not None and 0 < old[0] < n:
-        proof = tiles.consistency_proof_from_tiles(old[0], n, reader.read)
+        try:
+            proof = tiles.consistency_proof_from_tiles(old[0], n, reader.read)
+        except tiles.TileError as error:
+            raise VerificationFailed(f"consistency: a tile is malformed ({error}).") from None
         if not merkle.verify_consistency(old[0], n, old[1], root, proof):
             raise VerificationFailed(
                 f"consistency: the proof computed from the tiles does not show that the log of "
@@ -274,8 +280,6 @@ def _check_entry(
     reader: TileReader, index: int, n: int, root: bytes, say: Callable[[str], None]
 ) -> dict[str, Any]:
     """Prove entry ``index`` is in the signed tree from tiles; return its leaf."""
-    if not 0 <= index < n:
-        raise FetchError(f"entry {index} is not in the log (it has {n:,} entries).")
     bundle_index, position = divmod(index, tiles.TILE_WIDTH)
     width = min(tiles.TILE_WIDTH, n - bundle_index * tiles.TILE_WIDTH)
     bundle = Tile(0, bundle_index, width, entries=True)
@@ -283,7 +287,10 @@ def _check_entry(
         data = tiles.decode_entry_bundle(reader.read(bundle))[position]
     except (tiles.TileError, IndexError) as error:
         raise VerificationFailed(f"entry bundle {bundle_index}: {error}.") from None
-    proof = tiles.inclusion_proof_from_tiles(index, n, reader.read)
+    try:
+        proof = tiles.inclusion_proof_from_tiles(index, n, reader.read)
+    except tiles.TileError as error:
+        raise VerificationFailed(f"entry {index}: a tile is malformed ({error}).") from None
     if not merkle.verify_inclusion(index, n, merkle.leaf_hash(data), proof, root):
         raise VerificationFailed(
             f"entry {index}: its leaf and the inclusion proof computed from the tiles do not "
