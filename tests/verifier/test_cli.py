@@ -105,6 +105,7 @@ def test_a_mirror_without_a_pinned_key_is_an_error_not_a_verdict(mirror, capsys)
         (["--quorum", "2"], "ERROR: --quorum must be between 0 and the 0 --witness keys"),
         (["--previous", "/nonexistent/head"], "ERROR: cannot read the saved head"),
         (["--entry", "1000"], "ERROR: entry 1000 is not in the log (it has 1,000 entries)"),
+        (["--previous", str(Path(__file__))], "ERROR: cannot read the saved checkpoint"),
     ],
 )
 def test_bad_input_exits_2(mirror, args, message, capsys):

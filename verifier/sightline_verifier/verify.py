@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from sightline_verifier import merkle, tiles
-from sightline_verifier.checkpoint import Checkpoint, open_checkpoint
+from sightline_verifier.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from sightline_verifier.client import Source, TileReader
 from sightline_verifier.errors import FetchError, VerificationFailed
 from sightline_verifier.jsonapi import verify  # the older JSON-API flow, importable as before
@@ -147,6 +147,11 @@ def open_saved(saved: bytes, key: Verifier) -> tuple[int, bytes]:
     """The size and root of a saved checkpoint (or JSON head), after checking its signature."""
     if saved.lstrip()[:1] == b"{":
         return _open_json_head(saved, key)
+    try:
+        parse_checkpoint(parse_note(saved).text)
+    except NoteError as error:
+        # Not a checkpoint at all (a wrong or damaged file): no verdict on the log.
+        raise FetchError(f"cannot read the saved checkpoint: {error}") from None
     checkpoint, _ = _open(saved, key, "previous checkpoint")
     return checkpoint.size, checkpoint.root_hash
 
