@@ -265,6 +265,7 @@ def _json_fallback(
         until=args.until,
         progress=options.say,
         on_leaf=on_leaf,
+        bar=options.bar,
     )
     if options.statistics and getattr(source, "has_api", False):
         check_statistics(source, tally, result.tree_size, options.say)

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sightline_verifier import merkle
 from sightline_verifier.errors import FetchError, VerificationFailed
+from sightline_verifier.progress import Progress
 from sightline_verifier.stats import Counts, check_leaf
 
 __all__ = ["API", "PAGE_SIZE", "JsonClient", "Result", "check_head", "public_key", "verify"]
@@ -210,6 +211,7 @@ def _leaf_hashes(
     counts: Counts,
     progress: Callable[[str], None],
     on_leaf: Callable[[dict[str, Any]], None] | None,
+    bar: Progress,
 ) -> list[bytes]:
     """Download entries 0..tree_size-1 and return their recomputed leaf hashes, in order.
 
@@ -266,6 +268,9 @@ def _leaf_hashes(
                 f"{end - start} entries {start} to {end - 1}."
             )
         # A line every tenth of the way, so a big log shows it is moving without flooding.
+        bar.advance(end - start)
+        if bar.enabled:
+            continue  # the bar shows it
         if (10 * end) // tree_size > reported or end == tree_size:
             reported = (10 * end) // tree_size
             progress(f"Entries: {end:,} of {tree_size:,} checked.")
@@ -281,6 +286,7 @@ def verify(
     until: date | None = None,
     progress: Callable[[str], None] | None = None,
     on_leaf: Callable[[dict[str, Any]], None] | None = None,
+    bar: bool = False,
 ) -> Result:
     """Verify the whole log behind ``client``; return what was established.
 
@@ -294,7 +300,8 @@ def verify(
     could not be fetched. ``progress`` receives one human-readable line per step. ``on_leaf``
     receives each leaf, in order, once its own checks passed (the root is only checked after
     the last one, so keep what it receives provisional until verify returns). Counts cover
-    leaves dated within [since, until].
+    leaves dated within [since, until]. ``bar`` draws a progress bar on stderr instead of the
+    progress lines about entries.
     """
     say = progress or (lambda line: None)
 
@@ -323,7 +330,8 @@ def verify(
         _check_consistency(client, saved, head, say)
 
     counts = Counts(since=since, until=until)
-    hashes = _leaf_hashes(client, n, counts, say, on_leaf)
+    with Progress(n, "Entries", enabled=bar) as shown:
+        hashes = _leaf_hashes(client, n, counts, say, on_leaf, shown)
     root = merkle.root_from_leaf_hashes(hashes)
     if root.hex() != head["root_hash"]:
         raise VerificationFailed(

@@ -1013,3 +1013,18 @@ def post_witness(url: str, body: bytes) -> int:
         return response.status
     finally:
         conn.close()
+
+
+def test_the_json_api_shows_a_progress_bar_when_asked(integration, capsys):
+    record(integration, ["nibin"] * 1005)
+    publish()
+
+    assert cli(["--progress"]) == verifier.EXIT_OK
+    err = capsys.readouterr().err
+    assert "\rEntries [" in err and "100% 1,005/1,005 entries" in err
+    assert "Entries: 1,005 of 1,005 checked." not in err
+
+    assert cli([]) == verifier.EXIT_OK
+    err = capsys.readouterr().err
+    assert "\rEntries [" not in err
+    assert "Entries: 1,005 of 1,005 checked." in err
