@@ -24,7 +24,16 @@ from sightline_verifier.errors import FetchError, VerificationFailed
 from sightline_verifier.progress import Progress
 from sightline_verifier.stats import Counts, check_leaf
 
-__all__ = ["API", "PAGE_SIZE", "JsonClient", "Result", "check_head", "public_key", "verify"]
+__all__ = [
+    "API",
+    "PAGE_SIZE",
+    "JsonClient",
+    "Result",
+    "check_head",
+    "check_same_tree",
+    "public_key",
+    "verify",
+]
 
 API = "/api/v1/log"
 PAGE_SIZE = 1000  # the most entries /api/v1/log/entries serves per call
@@ -366,3 +375,31 @@ def _age(timestamp: str) -> str:
 
 def _plural(count: int, unit: str) -> str:
     return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def check_same_tree(
+    client: JsonClient, public_key: bytes, size: int, root: bytes, say: Callable[[str], None]
+) -> bool:
+    """Check that the JSON API's signed head of ``size`` has the checkpoint's ``root``.
+
+    Both are signed with the same Ed25519 key (``public_key``, raw): a site showing one history
+    as a checkpoint and another as a JSON head would be signing two trees of one size. True
+    when compared; a size the JSON API has no head for (404) is said, not a failure.
+    """
+    try:
+        document = client.get_json(f"{API}/tree-head?tree_size={size}")
+    except FetchError as error:
+        if error.status == 404:
+            say(f"JSON API: no head of size {size:,} to compare with the checkpoint.")
+            return False
+        raise
+    key = Ed25519PublicKey.from_public_bytes(public_key)
+    head = check_head(document, key, hashlib.sha256(public_key).hexdigest(), "JSON tree head")
+    if head["tree_size"] != size or head["root_hash"] != root.hex():
+        raise VerificationFailed(
+            f"JSON tree head: the site's signed JSON head of size {head['tree_size']} has root "
+            f"{head['root_hash']}, but its checkpoint of size {size} has root {root.hex()}: "
+            "the same key signed two different trees."
+        )
+    say(f"JSON API: its signed head of size {size:,} has the checkpoint's root.")
+    return True

@@ -22,7 +22,10 @@ from sightline_verifier import merkle, tiles
 from sightline_verifier.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from sightline_verifier.client import Source, TileReader
 from sightline_verifier.errors import FetchError, VerificationFailed
-from sightline_verifier.jsonapi import verify  # the older JSON-API flow, importable as before
+from sightline_verifier.jsonapi import (
+    check_same_tree,
+    verify,  # the older JSON-API flow, importable as before
+)
 from sightline_verifier.note import (
     NoteError,
     UnverifiedNote,
@@ -230,6 +233,8 @@ def verify_tiles(source: Source, options: Options) -> Result:
         checkpoint=text,
         cosigned_by=_cosigners(note, body, options),
     )
+    if source.has_api:
+        check_same_tree(source, key.public_key, n, root, say)
     reader = TileReader(source)
     for index in options.entries:
         if not 0 <= index < n:

@@ -1028,3 +1028,20 @@ def test_the_json_api_shows_a_progress_bar_when_asked(integration, capsys):
     err = capsys.readouterr().err
     assert "\rEntries [" not in err
     assert "Entries: 1,005 of 1,005 checked." in err
+
+
+def test_a_json_head_of_another_tree_than_the_checkpoint_fails(small_log, capsys):
+    """The same key signing a different root as the JSON head of the checkpoint's size."""
+    other = signing.sign_tree_head(tree_size=7, root_hash="ab" * 32)
+
+    def swap(path: str, data: bytes) -> bytes:
+        return json.dumps(other).encode() if path.startswith(f"{TREE_HEAD}?") else data
+
+    assert tiles_cli([]) == verifier.EXIT_OK
+    assert "JSON API: its signed head of size 7 has the checkpoint's root." in (
+        capsys.readouterr().err
+    )
+    assert tiles_cli([], swap) == verifier.EXIT_FAILED
+    assert "FAILED: JSON tree head: the site's signed JSON head of size 7 has root abab" in (
+        capsys.readouterr().err
+    )
