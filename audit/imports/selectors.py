@@ -181,3 +181,13 @@ def vendor_export_usage(*, start: date, end: date) -> list[VendorExportUsage]:
         VendorExportUsage(technology, month, searches, never_logged)
         for (technology, month), (searches, never_logged) in sorted(totals.items())
     ]
+
+
+def vendor_export_totals(*, start: date, end: date) -> dict[str, tuple[int, int]]:
+    """Per technology slug, (searches in vendor exports, of them never logged by the center)
+    dated start..end (local dates): `vendor_export_usage` summed over the period."""
+    totals: dict[str, tuple[int, int]] = {}
+    for usage in vendor_export_usage(start=start, end=end):
+        searches, never_logged = totals.get(usage.technology, (0, 0))
+        totals[usage.technology] = (searches + usage.searches, never_logged + usage.never_logged)
+    return totals

@@ -5,7 +5,11 @@ from datetime import date
 
 import pytest
 
-from audit.imports.selectors import VendorExportUsage, vendor_export_usage
+from audit.imports.selectors import (
+    VendorExportUsage,
+    vendor_export_totals,
+    vendor_export_usage,
+)
 from tests.audit.imports.conftest import run_import
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +27,15 @@ def test_counts_per_technology_and_month(rtcc_log):
         # Local dates: f-1002's lookup happened on the 4th, f-1005 on the 10th.
         VendorExportUsage("license-plate-reader", date(2026, 3, 1), 1, 1),
     ]
+
+
+def test_totals_per_technology_for_a_period(rtcc_log):
+    run_import("flock_standard.csv")
+    run_import("flock_overlap_a.csv")
+    assert vendor_export_totals(start=date(2026, 3, 1), end=date(2026, 4, 30)) == {
+        "license-plate-reader": (8, 6)
+    }
+    assert vendor_export_totals(start=date(2026, 5, 1), end=date(2026, 5, 31)) == {}
 
 
 def test_nothing_imported_is_an_empty_list(db):
