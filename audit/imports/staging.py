@@ -31,8 +31,11 @@ def purge_stale() -> None:
     """Delete uploads older than MAX_AGE_SECONDS (abandoned previews)."""
     limit = time.time() - MAX_AGE_SECONDS
     for path in _directory().iterdir():
-        if path.stat().st_mtime < limit:
-            path.unlink(missing_ok=True)
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink(missing_ok=True)
+        except FileNotFoundError:  # another request finished with it meanwhile
+            continue
 
 
 def stage(*, upload, user_id: int, options: dict, mapping_text: str) -> str:
