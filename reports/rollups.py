@@ -221,7 +221,7 @@ class Tally:
                     for key, values in counts.items()
                     if any(values)
                 ]
-                if len(rows) > COPY_ABOVE and connection.vendor == "postgresql":
+                if len(rows) > COPY_ABOVE and _can_copy(cursor):
                     _upsert_by_copy(cursor, model, rows)
                 elif rows:
                     cursor.executemany(upsert_sql(model, MEASURES[model]), rows)
@@ -231,6 +231,10 @@ class Tally:
 # Above this many rows a PostgreSQL upsert goes through COPY into a temporary table: one
 # round trip for all rows instead of one statement per row.
 COPY_ABOVE = 50
+
+
+def _can_copy(cursor) -> bool:
+    return connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy")  # psycopg 3
 
 
 def _upsert_by_copy(cursor, model, rows: list[tuple]) -> None:

@@ -29,7 +29,7 @@ def _store(rows: list[tuple[int, str]]) -> None:
     table = quote(QueryFlag._meta.db_table)
     entry, flag = (quote(QueryFlag._meta.get_field(name).column) for name in ("entry", "flag"))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy"):  # psycopg 3
             with (
                 connection.wrap_database_errors,
                 cursor.cursor.copy(f"COPY {table} ({entry}, {flag}) FROM STDIN") as copy,

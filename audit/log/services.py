@@ -169,7 +169,7 @@ def insert_rows(model, fields, rows: list[tuple]) -> None:
     table = quote(model._meta.db_table)
     columns = ", ".join(quote(f.column) for f in fields)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy"):  # psycopg 3
             # Names come from the model's own metadata, never from input.
             with (
                 connection.wrap_database_errors,
