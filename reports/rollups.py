@@ -13,6 +13,7 @@ from operator import itemgetter
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.log.bulk import copy_rows
 from audit.models import QueryFlag, QueryLogEntry, QueryOutcome
 from reports.models import (
     FlagRollup,
@@ -251,12 +252,7 @@ def _upsert_by_copy(cursor, model, rows: list[tuple]) -> None:
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} AS "  # noqa: S608
         f"SELECT {columns} FROM {table} WITH NO DATA"
     )
-    with (
-        connection.wrap_database_errors,
-        cursor.cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    copy_rows(cursor, f"COPY {staging} ({columns}) FROM STDIN", rows)
     cursor.execute(
         f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "  # noqa: S608
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"

@@ -3,10 +3,11 @@
 from collections.abc import Callable
 from datetime import date
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from audit.flags import rules as flags
 from audit.log import signals
+from audit.log.bulk import insert_rows
 from audit.models import (
     QueryFlag,
     QueryLogEntry,
@@ -21,26 +22,10 @@ def flag_new_entries(entries: list) -> dict[int, list[str]]:
 
 
 def _store(rows: list[tuple[int, str]]) -> None:
-    """Insert (entry sequence, flag) rows: COPY on PostgreSQL, one prepared INSERT run by
-    executemany on SQLite (bulk_create would split them into statements of 999 parameters)."""
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    table = quote(QueryFlag._meta.db_table)
-    entry, flag = (quote(QueryFlag._meta.get_field(name).column) for name in ("entry", "flag"))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy"):  # psycopg 3
-            with (
-                connection.wrap_database_errors,
-                cursor.cursor.copy(f"COPY {table} ({entry}, {flag}) FROM STDIN") as copy,
-            ):
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(
-                f"INSERT INTO {table} ({entry}, {flag}) VALUES (%s, %s)",  # noqa: S608
-                rows,
-            )
+    """Insert (entry sequence, flag) rows in one statement."""
+    insert_rows(
+        QueryFlag, [QueryFlag._meta.get_field("entry"), QueryFlag._meta.get_field("flag")], rows
+    )
 
 
 def reflag(*, start: date, end: date, progress: Callable[[int], None] = lambda n: None) -> int:

@@ -15,6 +15,7 @@ from sightline_verifier.leaf import iso_utc, leaf_hashes_of_rows
 from audit.flags import rules as flags
 from audit.flags.services import flag_new_entries
 from audit.log import signals
+from audit.log.bulk import insert_rows
 from audit.log.nibrs import offense_category
 from audit.log.parsing import QueryInput
 from audit.models import (
@@ -154,36 +155,6 @@ def _in_chunks(values: list) -> list[list]:
     """Split the values of an IN list so that no statement exceeds the backend's parameters."""
     size = (connection.features.max_query_params or 10_000) - 10
     return [values[start : start + size] for start in range(0, len(values), size)]
-
-
-def insert_rows(model, fields, rows: list[tuple]) -> None:
-    """Insert plain rows into a model's table in the current transaction, without the ORM.
-
-    COPY on PostgreSQL; one prepared INSERT run by executemany on SQLite (the ORM's bulk_create
-    would split the rows into statements of 999 parameters). Values must already be adapted
-    for the database (connection.ops.adapt_*), as the ORM would send them.
-    """
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in fields)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy"):  # psycopg 3
-            # Names come from the model's own metadata, never from input.
-            with (
-                connection.wrap_database_errors,
-                cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-            ):
-                write = copy.write_row
-                for row in rows:
-                    write(row)
-        else:
-            placeholders = ", ".join(["%s"] * len(fields))
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
-                rows,
-            )
 
 
 _gc_lock = threading.Lock()

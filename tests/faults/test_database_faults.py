@@ -75,8 +75,11 @@ def failing_statement(table: str, verb: str, *, drop_connection: bool = False, m
     would; with drop_connection it also closes the connection underneath Django first."""
     state = {"failed": 0}
 
+    # On PostgreSQL the log writes its rows with COPY: that is the statement that inserts them.
+    verbs = (verb, "COPY") if verb == "INSERT" else (verb,)
+
     def wrapper(execute, sql, params, many, context):
-        if not state["failed"] and sql.lstrip().upper().startswith(verb) and f'"{table}"' in sql:
+        if not state["failed"] and sql.lstrip().upper().startswith(verbs) and f'"{table}"' in sql:
             state["failed"] += 1
             # SQLite is embedded: there is no server connection to lose (and closing it under
             # a live cursor leaves it open, locked). PostgreSQL's really goes away here.

@@ -1,0 +1,51 @@
+"""Plain-SQL bulk writes for the hot paths (recording, flags, rollups): one prepared statement
+for many rows instead of the ORM's statements of at most 999 parameters on SQLite."""
+
+import functools
+from collections.abc import Iterable
+
+from django.db import connection
+
+
+def copy_rows(cursor, sql: str, rows: Iterable[tuple]) -> None:
+    """Run `COPY ... FROM STDIN` (PostgreSQL, psycopg 3) with `rows`, as one statement.
+
+    It goes through the connection's execute wrappers like every other statement, so whatever
+    observes or guards the database's statements (`connection.execute_wrapper`) sees it too;
+    database errors come out as Django's, as from `cursor.execute`.
+    """
+
+    def copy(sql, params, many, context):
+        with cursor.cursor.copy(sql) as target:
+            write = target.write_row
+            for row in rows:
+                write(row)
+
+    run = copy
+    for wrapper in reversed(connection.execute_wrappers):
+        run = functools.partial(wrapper, run)
+    with connection.wrap_database_errors:
+        run(sql, None, False, {"connection": connection, "cursor": cursor})
+
+
+def insert_rows(model, fields, rows: list[tuple]) -> None:
+    """Insert plain rows into a model's table in the current transaction, without the ORM.
+
+    COPY on PostgreSQL; one prepared INSERT run by executemany on SQLite. Values must already
+    be adapted for the database (connection.ops.adapt_*), as the ORM would send them.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    # Names come from the model's own metadata, never from input.
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            copy_rows(cursor, f"COPY {table} ({columns}) FROM STDIN", rows)
+        else:
+            placeholders = ", ".join(["%s"] * len(fields))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
+                rows,
+            )
