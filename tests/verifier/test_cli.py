@@ -113,6 +113,27 @@ def test_bad_input_exits_2(mirror, args, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--quick", "--csv", "leaves.csv"], "--quick downloads no entries"),
+        (["--quick", "--since", "2026-01-01"], "--quick downloads no entries"),
+        (["--entry", "-1"], "--entry takes an entry's sequence number: 0 or more"),
+    ],
+)
+def test_options_that_contradict_each_other_are_refused_before_any_download(
+    mirror, args, message, capsys, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        run("--mirror", str(mirror), *key(), *args)
+    assert stopped.value.code == cli.EXIT_UNAVAILABLE
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Verifying" not in err
+    assert not (tmp_path / "leaves.csv").exists()
+
+
 def test_save_then_previous_proves_the_mirror_only_grew(tmp_path, log, capsys):
     saved = tmp_path / "checkpoint.txt"
     early = log.write_mirror(tmp_path / "early", 300)

@@ -130,6 +130,7 @@ def test_keygen_prints_a_cosignature_vkey_and_never_overwrites_a_key(tmp_path, w
         capture_output=True, text=True, env=environment(), timeout=60, check=False,
     )  # fmt: skip
     assert again.returncode == 2
+    assert f"ERROR: {key} already exists; keygen never replaces a key." in again.stderr
     assert load_signer(key).cosignature_vkey == vkey
     shown = subprocess.run(
         witness_command("vkey", "--key", str(key)),

@@ -312,7 +312,14 @@ def main(
 
     ``client_factory(url, timeout)`` builds the source of ``--url`` (HttpSource by default).
     """
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.quick and (args.csv or args.since or args.until):
+        parser.error(
+            "--quick downloads no entries: it cannot be combined with --csv, --since or --until"
+        )
+    if any(n < 0 for n in args.entry):
+        parser.error("--entry takes an entry's sequence number: 0 or more")
 
     def say(line: str) -> None:
         if not args.quiet:

@@ -309,6 +309,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         witness = Witness(signer, logs, args.state)
         host, _, port = args.listen.rpartition(":")
         server = serve(witness, host or "127.0.0.1", int(port))
+    except FileExistsError as error:
+        # keygen never replaces a key: a witness that lost its key cannot vouch for its past.
+        print(
+            f"ERROR: {error.filename} already exists; keygen never replaces a key.", file=sys.stderr
+        )
+        return 2
     except (OSError, ValueError) as error:
         print(f"ERROR: {error}", file=sys.stderr)
         return 2
