@@ -29,6 +29,8 @@ FLOCK_SOURCE = "flock"
 
 # What a cell held in place of the raw target, in the row as kept.
 TARGET_MARK = "(fingerprinted)"
+# At most this many fingerprints are kept by a reader (a few MB).
+_FINGERPRINTS_KEPT = 1 << 16
 
 # The names Flock has shipped its columns under (and that agencies rename them to), after
 # lower-casing and collapsing spaces. The first is the name in Flock's current export.
@@ -172,6 +174,9 @@ class ExportReader:
         self.technology = technology
         self.query_types = query_types
         self.fingerprint = fingerprint
+        # Fingerprints by target as written: exports search the same plates again and again,
+        # and the keyed hash costs more than the rest of the row. Bounded (cleared when full).
+        self._fingerprints: dict[str, str] = {}
         self.zone = zone
         self.now = now
         self.source = FLOCK_SOURCE if fmt == FLOCK else mapping.source
@@ -389,7 +394,12 @@ class ExportReader:
         networks = normalize.count(networks_cell)
         fingerprint = ""
         if target and not (light and row_id):
-            fingerprint = self.fingerprint(self.technology, target)
+            fingerprint = self._fingerprints.get(target)
+            if fingerprint is None:
+                if len(self._fingerprints) >= _FINGERPRINTS_KEPT:
+                    self._fingerprints.clear()
+                fingerprint = self.fingerprint(self.technology, target)
+                self._fingerprints[target] = fingerprint
         if row_id:
             row_key = f"id:{row_id[:120]}"
         else:

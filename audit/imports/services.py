@@ -36,7 +36,7 @@ from audit.log.parsing import QueryInput
 from audit.log.services import record_queries
 from audit.models import Agency, Integration, LogState
 
-CHUNK = 5000
+CHUNK = 10_000
 
 
 class Progress:

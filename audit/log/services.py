@@ -82,6 +82,7 @@ class RecordedEntry:
     case_number: str
     scope: str
     leaf_hash: str
+    integration_id: int | None = None
 
 
 def technology_query_types() -> dict[str, frozenset[str]]:
@@ -397,7 +398,7 @@ def _append(
                 sequence, occurred, facts[0], q.technology, q.query_type,
                 q.requesting_agency, q.on_behalf_of, q.operator, operator_id, supervisor,
                 q.target_fingerprint, q.offense_code, category, q.justification, q.case_number,
-                q.scope, leaf_hash,
+                q.scope, leaf_hash, integration_id,
             )
         )  # fmt: skip
 
