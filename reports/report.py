@@ -10,7 +10,7 @@ from django.conf import settings
 from audit.flags.rules import ALL_FLAGS, staffed_hours
 from audit.log.nibrs import VIOLENT_CATEGORIES
 from audit.models import AuditReview, QueryOutcome
-from reports import selectors
+from reports import selectors, vendor_exports
 from reports.formatting import dollars
 from reports.models import Contract
 from reports.periods import Comparison, Period, compare, fiscal_year, fiscal_year_of
@@ -79,7 +79,7 @@ def council_report(comparison: Comparison | Period) -> list[Section]:
     names = reads.technology_names()
     return [
         _usage(reads, comparison, names),
-        _compliance(reads, comparison),
+        _compliance(reads, comparison, names),
         _outcomes(reads, comparison.current, names),
         _spending(reads, comparison, names),
     ]
@@ -243,7 +243,7 @@ def _usage(reads, comparison: Comparison, names) -> Section:
     return section
 
 
-def _compliance(reads, comparison: Comparison) -> Section:
+def _compliance(reads, comparison: Comparison, names) -> Section:
     section = Section("compliance", "How well the rules are kept")
     period, spans = comparison.current, _spans(comparison)
     totals = [reads.usage_totals(p) for p in spans]
@@ -315,6 +315,7 @@ def _compliance(reads, comparison: Comparison) -> Section:
             "by finding. A later review of the same query is counted again.",
         )
     )
+    section.tables.append(vendor_exports.council_table(reads.vendor_exports(period), names))
     return section
 
 

@@ -5,10 +5,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.imports.models import ImportRow, RowMatch, RowRecording, VendorImport
+from audit.imports.selectors import vendor_export_totals
 from audit.models import Agency, AuditReview, Operator, Technology
 from reports.models import (
     Contract,
@@ -338,3 +341,32 @@ def policy_history(technology: Technology) -> list[PolicyChange]:
 
 def _text(value) -> str:
     return "—" if value in (None, "None", "") else str(value)
+
+
+# --- Vendors' audit exports (counts only, from audit.imports) -----------------------------------
+
+
+def vendor_exports(period: Period) -> dict[str, tuple[int, int]]:
+    """Per technology slug: (searches found in vendors' audit exports dated in the period, of
+    them searches the center never logged itself). A technology whose export covers the period
+    but holds no search in it is there with (0, 0); an empty dict means no export covers it."""
+    totals = vendor_export_totals(start=period.start, end=period.end)
+    # An export covers its first to its last search (__date: local dates, as the period's).
+    covering = VendorImport.objects.filter(
+        covers_from__date__lte=period.end, covers_to__date__gte=period.start
+    ).values_list("technology_id", flat=True)
+    for slug in set(covering):
+        totals.setdefault(slug, (0, 0))
+    return totals
+
+
+def vendor_exports_version() -> tuple:
+    """What changes whenever an import adds rows or (re)matches or records them: the largest
+    id of each of the import tables, in one indexed read (asked on every public page view)."""
+    rows, matches, recordings = (m._meta.db_table for m in (ImportRow, RowMatch, RowRecording))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT MAX(id) FROM {rows}), (SELECT MAX(id) FROM {matches}), "  # noqa: S608 (names from the models)
+            f"(SELECT MAX(id) FROM {recordings})"
+        )
+        return tuple(cursor.fetchone())

@@ -23,6 +23,7 @@ class Table:
     chart: str = ""  # "bar", "stacked", "line" or "" for no chart
     note: str = ""  # how the figures are counted, shown beside the table
     numeric_from: int = 1  # columns from this index on are numbers
+    empty: str = ""  # what the table says when it has no rows ("" = nothing recorded)
 
     def csv(self) -> str:
         out = io.StringIO()

@@ -20,7 +20,7 @@ from audit.models import Technology
 from audit.transparency import selectors as log_selectors
 from portal.cache import public_page_cache
 from portal.roles import AUDITOR, COUNCIL, RoleRequiredMixin
-from reports import annual, open_data, periods, public, report
+from reports import annual, open_data, periods, public, report, vendor_exports
 from reports import selectors as reports_selectors
 from reports.forms import PeriodPickerForm
 from reports.models import AnnualStatement, PublicRollupState
@@ -63,14 +63,20 @@ class TableReportMixin:
 
 
 def _head_size() -> int:
-    """The version of the public pages: the latest signed tree head's size."""
+    """The latest signed tree head's size (-1 before the first head)."""
     size = log_selectors.latest_tree_size()
     return -1 if size is None else size
 
 
+def _public_version() -> tuple:
+    """The version of the public pages: the latest signed tree head's size, and where the
+    vendor export imports stand (an import or a reconcile changes it, before any new head)."""
+    return (_head_size(), *reports_selectors.vendor_exports_version())
+
+
 # The pages read no query parameters but a table's CSV download (?table=<id>&format=csv).
 public_page = method_decorator(
-    public_page_cache(version=_head_size, params=("table", "format")), name="get"
+    public_page_cache(version=_public_version, params=("table", "format")), name="get"
 )
 
 
@@ -132,6 +138,7 @@ class HomeView(PublicPageMixin, TemplateView):
             public.trend_table(today, names),
             public.purposes_table(today, names),
             public.outcomes_table(today, names),
+            vendor_exports.public_table(today, names),
             *public.spending_tables(names),
             public.cost_table(today, names),
         ]

@@ -1,9 +1,14 @@
 """Pages in headless Chromium: they render under the CSP, pass axe-core, and are screenshotted."""
 
+from datetime import timedelta
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.utils import timezone
 
-from tests.browser.conftest import DEMO_PASSWORD, VIEWPORTS, screenshot
+from tests.browser.conftest import ARTIFACTS, DEMO_PASSWORD, VIEWPORTS, screenshot
+from tests.browser.test_staff_pages import log_in
+from tests.reports.vendor_exports import VendorSearch, import_searches
 
 PUBLIC_PAGES = {
     "home": "/",
@@ -107,3 +112,41 @@ def test_wrong_password_shows_an_error(demo_site, open_page):
     page.fill("#id_password", "not-the-password")
     page.click("button[type=submit]")
     assert page.locator("[role=alert]").inner_text().startswith("Your username and password")
+
+
+def test_vendor_export_figures_on_the_home_page_and_the_council_report(demo_site, browser):
+    """A Flock export imported into the demo site (searches the center never logged): its
+    counts show on the public page and on the council report, which pass axe-core."""
+    now = timezone.localtime().replace(second=0, microsecond=0)
+    searches = [
+        VendorSearch(f"demo-{n}", now - timedelta(days=n % 90 + 1), plate=f"VX{n:04d}")
+        for n in range(1250)
+    ]
+    result = import_searches(searches)
+    assert result.kept == 1250 and result.recorded >= 1200
+
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    page = context.new_page()
+    page.goto(demo_site + "/")
+    section = page.locator("#vendor-records")
+    text = section.inner_text()
+    assert "Searches in vendors' exports" in text and "1,250" in text
+    assert Axe().run(page).violations_count == 0
+    screenshot(page, "home-vendor-exports-desktop")
+    section.screenshot(path=str(ARTIFACTS / "home-vendor-exports-section.png"))
+    page.close()
+
+    staff = browser.new_context(viewport=VIEWPORTS["desktop"])
+    page = staff.new_page()
+    log_in(page, demo_site, "council")
+    start = (now - timedelta(days=120)).date().isoformat()
+    page.goto(demo_site + f"/reports/?kind=custom&start={start}&end={now.date().isoformat()}")
+    figure = page.locator("figure#vendor-exports")
+    assert "Searches in vendors' audit exports" in figure.inner_text()
+    assert "1,250" in figure.locator("table").inner_text(), figure.inner_text()
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+    screenshot(page, "council-vendor-exports-desktop")
+    figure.screenshot(path=str(ARTIFACTS / "council-vendor-exports-table.png"))
+    context.close()
+    staff.close()
