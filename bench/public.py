@@ -403,7 +403,7 @@ def profile_hit(static_path: str, calls: int, top: int) -> dict:
         "page_us": per_call(lambda: client.get("/")),
         "page_reconnect_us": per_call(page_reconnect),
         "static_us": per_call(lambda: b"".join(client.get(static_path).streaming_content)),
-        "head_size_us": per_call(views._head_size),
+        "version_us": per_call(views._public_version),
         "connect_us": per_call(reconnect),
         "cache_get_us": per_call(lambda: cache.get(key)),
         "queries_per_hit": sqls,
@@ -600,7 +600,7 @@ def main() -> int:
             )
             print(f"  GET {static_path} (whitenoise)  {profile['static_us']:8,.0f}")
             print(f"  open a database connection              {profile['connect_us']:8,.0f}")
-            print(f"  _head_size() (the cache's version)      {profile['head_size_us']:8,.0f}")
+            print(f"  _public_version() (the cache's version) {profile['version_us']:8,.0f}")
             print(
                 f"  cache.get of the page ({profile['page_bytes']:,} bytes)    "
                 f"{profile['cache_get_us']:8,.0f}"
