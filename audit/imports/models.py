@@ -44,56 +44,50 @@ class ImportSource(models.Model):
         return f"{self.source} exports of {self.agency.code}"
 
 
-class AgencyAlias(models.Model):
-    """An organisation name as vendors write it, and the agency it stands for."""
+class Alias(models.Model):
+    """A name as vendors write it, and what it stands for; compared by `alias_key`."""
 
     name = models.CharField(
         max_length=200, help_text=_("As written in the exports; case and spacing do not count.")
     )
     key = models.CharField(max_length=200, unique=True, editable=False)
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="aliases")
 
     class Meta:
+        abstract = True
         ordering = ["key"]
+
+    def save(self, *args, **kwargs):
+        self.key = alias_key(self.name)
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        key = alias_key(self.name)
+        if type(self).objects.filter(key=key).exclude(pk=self.pk).exists():
+            raise ValidationError({"name": _("This name already has an alias.")})
+
+
+class AgencyAlias(Alias):
+    """An organisation name as vendors write it, and the agency it stands for."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="aliases")
+
+    class Meta(Alias.Meta):
         verbose_name_plural = "agency aliases"
 
     def __str__(self) -> str:
         return f"{self.name} → {self.agency.code}"
 
-    def save(self, *args, **kwargs):
-        self.key = alias_key(self.name)
-        super().save(*args, **kwargs)
 
-    def clean(self):
-        key = alias_key(self.name)
-        if type(self).objects.filter(key=key).exclude(pk=self.pk).exists():
-            raise ValidationError({"name": _("This name already has an alias.")})
-
-
-class OperatorAlias(models.Model):
+class OperatorAlias(Alias):
     """An operator's name or user id as vendors write it, and the operator it stands for."""
 
-    name = models.CharField(
-        max_length=200, help_text=_("As written in the exports; case and spacing do not count.")
-    )
-    key = models.CharField(max_length=200, unique=True, editable=False)
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="aliases")
 
-    class Meta:
-        ordering = ["key"]
+    class Meta(Alias.Meta):
         verbose_name_plural = "operator aliases"
 
     def __str__(self) -> str:
         return f"{self.name} → #{self.operator.badge_number}"
-
-    def save(self, *args, **kwargs):
-        self.key = alias_key(self.name)
-        super().save(*args, **kwargs)
-
-    def clean(self):
-        key = alias_key(self.name)
-        if type(self).objects.filter(key=key).exclude(pk=self.pk).exists():
-            raise ValidationError({"name": _("This name already has an alias.")})
 
 
 class VendorImport(AppendOnlyModel):
