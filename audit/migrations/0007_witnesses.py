@@ -30,8 +30,8 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("name", models.CharField(help_text="Who runs it.", max_length=100, unique=True)),
-                ("url", models.URLField(help_text="Submission prefix: checkpoints are posted to <url>/add-checkpoint.")),
-                ("vkey", models.CharField(help_text="The witness's verifier key, <name>+<key id>+<base64 key>.", max_length=300, validators=[audit.transparency.models.validate_vkey])),
+                ("url", models.URLField(help_text="Submission prefix: checkpoints are posted to this URL followed by /add-checkpoint.")),
+                ("vkey", models.CharField(help_text="The witness's verifier key: its name, key id and base64 key joined by plus signs.", max_length=300, validators=[audit.transparency.models.validate_vkey])),
                 ("active", models.BooleanField(default=True)),
                 ("cosigned_size", models.BigIntegerField(default=0, help_text="The largest tree size this witness is known to have cosigned.")),
                 ("last_attempt_at", models.DateTimeField(blank=True, null=True)),
@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("tree_size", models.BigIntegerField()),
-                ("signature", models.CharField(help_text="— <name> <base64>, as returned.", max_length=600)),
+                ("signature", models.CharField(help_text="The signature line (an em dash, the witness's name, base64), as returned.", max_length=600)),
                 ("received_at", models.DateTimeField()),
                 ("witness", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="cosignatures", to="audit.witness")),
             ],

@@ -84,12 +84,16 @@ class Witness(models.Model):
 
     name = models.CharField(max_length=100, unique=True, help_text=_("Who runs it."))
     url = models.URLField(
-        help_text=_("Submission prefix: checkpoints are posted to <url>/add-checkpoint.")
+        help_text=_(
+            "Submission prefix: checkpoints are posted to this URL followed by /add-checkpoint."
+        )
     )
     vkey = models.CharField(
         max_length=300,
         validators=[validate_vkey],
-        help_text=_("The witness's verifier key, <name>+<key id>+<base64 key>."),
+        help_text=_(
+            "The witness's verifier key: its name, key id and base64 key joined by plus signs."
+        ),
     )
     active = models.BooleanField(default=True)
     cosigned_size = models.BigIntegerField(
@@ -112,7 +116,10 @@ class Cosignature(AppendOnlyModel):
 
     witness = models.ForeignKey(Witness, on_delete=models.PROTECT, related_name="cosignatures")
     tree_size = models.BigIntegerField()
-    signature = models.CharField(max_length=600, help_text=_("— <name> <base64>, as returned."))
+    signature = models.CharField(
+        max_length=600,
+        help_text=_("The signature line (an em dash, the witness's name, base64), as returned."),
+    )
     received_at = models.DateTimeField()
 
     class Meta:
