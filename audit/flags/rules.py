@@ -197,8 +197,12 @@ def _contiguous(entries) -> tuple[int, int, bool]:
     return first, last, len(sequences) == last - first + 1
 
 
-def _searches_before(targets: set[str], since: datetime, first: int) -> dict[tuple, int]:
-    """How many searches each (operator badge, target) had since `since`, before `first`."""
+def _searches_since(targets: set[str], since: datetime) -> dict[tuple, int]:
+    """How many searches each (operator badge, target) had in the log since `since`.
+
+    Every column read is in the entry_target_time index, so the database counts from the
+    index alone, reading only the window (not every earlier search of each target).
+    """
     counts: dict[tuple, int] = {}
     table = connection.ops.quote_name(QueryLogEntry._meta.db_table)
     since_db = connection.ops.adapt_datetimefield_value(since)
@@ -210,9 +214,8 @@ def _searches_before(targets: set[str], since: datetime, first: int) -> dict[tup
             cursor.execute(
                 f"SELECT operator_badge, target_fingerprint, COUNT(*) FROM {table} "  # noqa: S608
                 f"WHERE target_fingerprint IN ({', '.join(['%s'] * len(chunk))}) "
-                "AND occurred_at >= %s AND sequence < %s "
-                "GROUP BY operator_badge, target_fingerprint",
-                [*chunk, since_db, first],
+                "AND occurred_at >= %s GROUP BY operator_badge, target_fingerprint",
+                [*chunk, since_db],
             )
             for badge, target, count in cursor.fetchall():
                 counts[(badge, target)] = count
@@ -306,12 +309,10 @@ class _Context:
                     (e.occurred_at, e.sequence, e.case_number)
                 )
             smallest = min(t.repeated_target_limit for t in self.policies.values())
-            before = _searches_before(targets, earliest, self.first)
-            targets = {
-                target
-                for (badge, target), searches in list(history.items())
-                if before.get((badge, target), 0) + len(searches) > smallest
-            }
+            # The entries are written before they are flagged, so the log's count of a key
+            # since `earliest` is the entries' searches plus the earlier ones in the window.
+            since = _searches_since(targets, earliest)
+            targets = {key[1] for key in history if since.get(key, 0) > smallest}
             bound = {"sequence__lt": self.first}
         else:
             bound = {"sequence__lte": latest}

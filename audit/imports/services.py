@@ -32,6 +32,7 @@ from audit.imports.reading import (  # noqa: F401  (the import service's public 
     scan_steps,
 )
 from audit.imports.selectors import import_integrations
+from audit.log.bulk import utc_datetime_adapter
 from audit.log.parsing import QueryInput
 from audit.log.services import record_queries
 from audit.models import Agency, Integration, LogState
@@ -65,7 +66,15 @@ class ImportResult:
     dry_run: bool = False
 
 
-_ROW_FIELDS = [f for f in ImportRow._meta.concrete_fields if not f.primary_key]
+# An import row's columns in the order `_Writer._insert_rows` builds them; a column added to
+# the model without a default fails every insert, and a test checks the list covers them all.
+_ROW_FIELD_NAMES = (
+    "vendor_import", "line", "source", "row_key", "occurred_at", "local_date", "technology",
+    "query_type", "search_type", "agency_name", "agency_code", "operator_name",
+    "operator_badge", "target_fingerprint", "reason", "case_number", "networks", "scope",
+    "as_read",
+)  # fmt: skip
+_ROW_FIELDS = [ImportRow._meta.get_field(name) for name in _ROW_FIELD_NAMES]
 _RECORDING_FIELDS = [RowRecording._meta.get_field(n) for n in ("vendor_import", "row", "entry")]
 
 
@@ -299,34 +308,28 @@ class _Writer:
         return found
 
     def _insert_rows(self, rows: list[VendorRow], sides: list[Side]) -> None:
-        adapt_dt = connection.ops.adapt_datetimefield_value
+        adapt_dt = utc_datetime_adapter()
         adapt_date = connection.ops.adapt_datefield_value
+        local_tz = self.local_tz
         import_id = self.vendor_import.pk
         source = self.vendor_import.source
+        dumps = json.JSONEncoder(ensure_ascii=False).encode
+        days: dict = {}
         values = []
         for row, side in zip(rows, sides, strict=True):
-            record = {
-                "vendor_import": import_id,
-                "line": row.line,
-                "source": source,
-                "row_key": row.row_key,
-                "occurred_at": adapt_dt(row.occurred_at),
-                "local_date": adapt_date(row.occurred_at.astimezone(self.local_tz).date()),
-                "technology": row.technology,
-                "query_type": row.query_type,
-                "search_type": row.search_type,
-                "agency_name": row.agency_name,
-                "agency_code": side.agency,
-                "operator_name": row.operator_name,
-                "operator_badge": side.badge,
-                "target_fingerprint": row.target_fingerprint,
-                "reason": row.reason,
-                "case_number": row.case_number,
-                "networks": row.networks,
-                "scope": row.scope,
-                "as_read": json.dumps(row.as_read, ensure_ascii=False),
-            }
-            values.append(tuple(record[f.name] for f in _ROW_FIELDS))
+            occurred = row.occurred_at
+            day = occurred.astimezone(local_tz).date()
+            local_date = days.get(day)
+            if local_date is None:
+                local_date = days[day] = adapt_date(day)
+            values.append(
+                (
+                    import_id, row.line, source, row.row_key, adapt_dt(occurred), local_date,
+                    row.technology, row.query_type, row.search_type, row.agency_name, side.agency,
+                    row.operator_name, side.badge, row.target_fingerprint, row.reason,
+                    row.case_number, row.networks, row.scope, dumps(row.as_read),
+                )
+            )  # fmt: skip
         with connection.cursor() as cursor:
             # Both databases: a row whose (source, row_key) is kept already is skipped.
             cursor.executemany(

@@ -238,7 +238,12 @@ class QueryLogEntry(AppendOnlyModel):
         ]
         indexes = [
             models.Index(fields=["local_date", "technology"], name="entry_date_tech"),
-            models.Index(fields=["target_fingerprint"], name="entry_target"),
+            # By target, then time: the repeated-target rule counts an operator's searches of
+            # a target within its window from this index alone, and matching reads it too.
+            models.Index(
+                fields=["target_fingerprint", "occurred_at", "operator_badge"],
+                name="entry_target_time",
+            ),
             models.Index(fields=["operator_badge", "local_date"], name="entry_operator_date"),
         ]
 

@@ -15,7 +15,7 @@ from sightline_verifier.leaf import iso_utc, leaf_hashes_of_rows
 from audit.flags import rules as flags
 from audit.flags.services import flag_new_entries
 from audit.log import signals
-from audit.log.bulk import insert_rows
+from audit.log.bulk import insert_rows, utc_datetime_adapter
 from audit.log.nibrs import offense_category
 from audit.log.parsing import QueryInput
 from audit.models import (
@@ -187,18 +187,6 @@ def _gc_paused():
                 gc.enable()
 
 
-def _utc_datetime_adapter():
-    """connection.ops.adapt_datetimefield_value for aware UTC datetimes, as fast as can be.
-
-    SQLite stores the naive UTC text when the connection's zone is UTC (the default); that
-    is str() of the naive value, which is all Django's adapter does after its checks.
-    """
-    adapt = connection.ops.adapt_datetimefield_value
-    if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
-        return lambda moment: str(moment.replace(tzinfo=None))
-    return adapt
-
-
 def _existing_entries(integration: Integration, refs: list[str]) -> dict[str, QueryLogEntry]:
     """The entries this integration already recorded under any of these client_refs."""
     table = connection.ops.quote_name(QueryLogEntry._meta.db_table)
@@ -328,7 +316,7 @@ def _append(
     recorded_at_iso = iso_utc(recorded_at)
     integration_id = integration.pk
     local_tz = timezone.get_default_timezone()
-    adapt_dt = _utc_datetime_adapter()
+    adapt_dt = utc_datetime_adapter()
     adapt_date = connection.ops.adapt_datefield_value
     recorded_at_db = adapt_dt(recorded_at)
     first = state.size
