@@ -98,7 +98,9 @@ _ROW_FIELDS = (
 _ZONE_SUFFIX = re.compile(r"(?P<name>.+?)\s*\((?P<zone>[^()]+)\)")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ costs seven times a plain one's, and an import
+# builds two per row. Nothing changes a VendorRow once built.
+@dataclass(slots=True)
 class VendorRow:
     """One search as the vendor recorded it, understood; the raw target is already gone."""
 

@@ -17,7 +17,7 @@ from typing import BinaryIO
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.imports.errors import ExportRefused, ProblemList
+from audit.imports.errors import ExportRefused
 from audit.imports.formats import FLOCK, VendorRow
 from audit.imports.matching import Names, Side, in_chunks, match, tolerance
 from audit.imports.models import ImportRow, ImportSource, RowMatch, RowRecording, VendorImport
@@ -32,6 +32,7 @@ from audit.imports.reading import (  # noqa: F401  (the import service's public 
     scan_steps,
 )
 from audit.imports.selectors import import_integrations
+from audit.imports.spill import RowSpill
 from audit.log.bulk import utc_datetime_adapter
 from audit.log.parsing import QueryInput
 from audit.log.services import record_queries
@@ -122,8 +123,16 @@ class ImportRun:
         self.result: ImportResult | None = None
 
     def steps(self) -> Iterator[tuple[str, int, int | None]]:
+        # The first pass keeps the rows it understood (RowSpill), so the write pass reads them
+        # back rather than parsing the file again.
+        with RowSpill() as spill:
+            yield from self._steps(spill)
+
+    def _steps(self, spill: RowSpill) -> Iterator[tuple[str, int, int | None]]:
         found: list[Scan] = []
-        for done in scan_steps(binary=self.binary, spec=self.spec, scan=found, keep=0):
+        for done in scan_steps(
+            binary=self.binary, spec=self.spec, scan=found, keep=0, spill=spill
+        ):
             yield "checking", done, None
         scan = found[0]
         if scan.problems:
@@ -158,11 +167,10 @@ class ImportRun:
         result = self.result = ImportResult(vendor_import=vendor_import, scan=scan)
         writer = _Writer(vendor_import, source, spec.agency.code)
         numbering = RepeatNumbering(scan.repeats)
-        problems = ProblemList()
         done = 0
         yield "importing", done, scan.rows_read
         chunk: list[VendorRow] = []
-        for row in reader_for(spec).rows(self.binary, problems):
+        for row in spill.rows():
             if row.row_key in scan.repeats:
                 row = _rekeyed(row, numbering.key(row.row_key))
             chunk.append(row)
@@ -171,8 +179,6 @@ class ImportRun:
                 done += len(chunk)
                 chunk = []
                 yield "importing", done, scan.rows_read
-        if problems:  # the file changed since it was checked
-            raise ExportRefused.from_list(problems)
         if chunk:
             writer.write(chunk, result)
             done += len(chunk)
@@ -247,9 +253,10 @@ class _Writer:
                     )
                 )
             # A key some import kept already is not inserted again (nor a key repeated in the
-            # chunk); the rows this import now holds tell which of the chunk's rows are new.
+            # chunk); the rows inserted now tell which of the chunk's rows are new.
+            last_id = self._last_id()
             self._insert_rows(rows, sides)
-            ids = self._ids_here(rows)
+            ids = self._new_ids(last_id)
             fresh = [i for i, row in enumerate(rows) if ids.get(row.row_key, (0, 0))[1] == row.line]
             result.duplicates += len(rows) - len(fresh)
             if not fresh:
@@ -285,27 +292,28 @@ class _Writer:
             result.matched += len(matched)
             result.recorded += recorded
 
-    def _ids_here(self, rows: list[VendorRow]) -> dict[str, tuple[int, int]]:
-        """{row_key: (id, line)} of the rows among `rows`' keys that this import holds."""
-        quote = connection.ops.quote_name
-        table = quote(ImportRow._meta.db_table)
-        found: dict[str, tuple[int, int]] = {}
-        keys = list({row.row_key for row in rows})
+    def _new_ids(self, after: int) -> dict[str, tuple[int, int]]:
+        """{row_key: (id, line)} of the rows this import inserted with ids above `after`.
+
+        The chunk's rows are inserted under the log's append lock, which every import writer
+        holds, so the rows above the largest id before the insert are the chunk's new rows: a
+        key kept already (by an earlier import or chunk) was skipped and is not among them.
+        """
+        table = connection.ops.quote_name(ImportRow._meta.db_table)
         with connection.cursor() as cursor:
-            for part in in_chunks(keys):
-                marks = ", ".join(["%s"] * len(part))
-                # Names come from the model's metadata; values are parameters.
-                # Only the (source, row_key) index: filtering on the import in SQL lets SQLite
-                # pick the import's index and read every row the import holds, per query.
-                cursor.execute(
-                    f"SELECT row_key, id, line, vendor_import_id FROM {table} "  # noqa: S608
-                    f"WHERE source = %s AND row_key IN ({marks})",
-                    [self.vendor_import.source, *part],
-                )
-                for key, pk, line, import_id in cursor.fetchall():
-                    if import_id == self.vendor_import.pk:
-                        found[key] = (pk, line)
-        return found
+            # Names come from the model's metadata; values are parameters.
+            cursor.execute(
+                f"SELECT row_key, id, line FROM {table} "  # noqa: S608
+                "WHERE id > %s AND vendor_import_id = %s",
+                [after, self.vendor_import.pk],
+            )
+            return {key: (pk, line) for key, pk, line in cursor.fetchall()}
+
+    def _last_id(self) -> int:
+        table = connection.ops.quote_name(ImportRow._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT MAX(id) FROM {table}")  # noqa: S608
+            return cursor.fetchone()[0] or 0
 
     def _insert_rows(self, rows: list[VendorRow], sides: list[Side]) -> None:
         adapt_dt = utc_datetime_adapter()

@@ -61,7 +61,9 @@ class IngestRejected(Exception):
         self.detail = str(self)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ costs seven times a plain one's, and bulk paths
+# build one per query. Nothing changes a QueryInput once built.
+@dataclass(slots=True)
 class QueryInput:
     """One understood query, normalized, with the raw target already reduced to a fingerprint."""
 

@@ -42,7 +42,8 @@ class IdempotencyConflict(Exception):
         self.positions: list[int] | None = None  # indexes in the request, set by the API
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, like QueryInput: one is built per recorded query.
+@dataclass(slots=True)
 class RecordedQuery:
     """What the log promises about one recorded query."""
 

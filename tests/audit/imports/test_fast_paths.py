@@ -4,7 +4,7 @@ as written, and flags of just-recorded rows (computed from what was written, not
 import pytest
 
 from audit.flags import rules
-from audit.imports import formats
+from audit.imports import formats, services
 from audit.models import QueryLogEntry
 from tests.audit.imports.conftest import run_import
 from tests.audit.imports.helpers import fake_fingerprint, read_file
@@ -44,7 +44,6 @@ def test_flags_stored_at_import_equal_the_flags_recomputed_from_the_log(known_na
 def test_the_row_writer_writes_every_column_of_an_import_row():
     # _insert_rows builds plain tuples in the order of this list: a column added to ImportRow
     # must be added to it (and to the tuple the writer builds).
-    from audit.imports import services
     from audit.imports.models import ImportRow
 
     written = [field.name for field in services._ROW_FIELDS]
@@ -73,3 +72,60 @@ def test_rows_kept_by_the_fast_writer_read_back_as_the_orm_reads_them(known_name
             row.case_number,
             row.networks,
         )
+
+
+def test_spilled_rows_read_back_exactly_as_they_were_read():
+    from audit.imports.spill import RowSpill
+
+    rows = []
+    for name in ("flock_standard.csv", "flock_bom_crlf.csv", "flock_renamed.csv"):
+        rows.extend(read_file(name)[1])
+    assert any(row.networks for row in rows)
+    assert any(row.occurred_at.microsecond == 0 for row in rows)
+    with RowSpill(chunk=3) as spill:  # several chunks and a partial last one
+        for row in rows:
+            spill.add(row)
+        back = list(spill.rows())
+    assert back == rows
+    assert all(b.occurred_at.utcoffset().total_seconds() == 0 for b in back)
+    with RowSpill() as empty:
+        assert list(empty.rows()) == []
+
+
+def test_a_moment_with_microseconds_and_far_from_1970_survives_the_spill():
+    from datetime import UTC, datetime
+
+    from audit.imports.spill import RowSpill
+
+    _, rows, _ = read_file("flock_standard.csv")
+    moments = [datetime(2000, 1, 1, tzinfo=UTC), datetime(2037, 12, 31, 23, 59, 59, 999999,
+                                                          tzinfo=UTC)]  # fmt: skip
+    changed = [
+        formats.VendorRow(**{**{n: getattr(rows[0], n) for n in rows[0].__slots__},
+                             "occurred_at": m, "networks": None, "as_read": {"Reason": "Café, ñ, \u00e9"}})
+        for m in moments
+    ]  # fmt: skip
+    with RowSpill() as spill:
+        for row in changed:
+            spill.add(row)
+        assert list(spill.rows()) == changed
+
+
+@pytest.mark.django_db
+def test_the_write_pass_reads_the_rows_the_check_understood_not_the_file_again(
+    known_names, monkeypatch
+):
+    # The file is parsed once: the write pass reads back what the check understood.
+    from audit.imports.models import ImportRow
+
+    passes = []
+    read_rows = formats.ExportReader.rows
+
+    def counting(self, *args, **kwargs):
+        passes.append(kwargs.get("full_rows"))
+        return read_rows(self, *args, **kwargs)
+
+    monkeypatch.setattr(formats.ExportReader, "rows", counting)
+    result = run_import("flock_standard.csv")
+    assert result.kept == ImportRow.objects.count() == 5
+    assert passes == [None]  # one pass, every row read whole
