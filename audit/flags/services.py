@@ -42,13 +42,19 @@ def reflag(*, start: date, end: date, progress: Callable[[int], None] = lambda n
         if not chunk:
             return done
         with transaction.atomic():
-            before = flags.stored_flags(chunk)
-            QueryFlag.objects.filter(entry_id__in=chunk).delete()
-            entries = list(QueryLogEntry.objects.filter(sequence__in=chunk))
-            after = flag_new_entries(entries)
-            signals.flags_replaced.send(
-                sender=QueryFlag, entries=entries, before=before, after=after
-            )
+            reflag_entries(chunk)
         done += len(chunk)
         last = chunk[-1]
         progress(len(chunk))
+
+
+def reflag_entries(sequences: list[int]) -> None:
+    """Recompute the flags of these entries (at most a thousand or so: one IN list) and move
+    the rollups from their old flags to their new ones, in the caller's transaction."""
+    if not sequences:
+        return
+    before = flags.stored_flags(sequences)
+    QueryFlag.objects.filter(entry_id__in=sequences).delete()
+    entries = list(QueryLogEntry.objects.filter(sequence__in=sequences))
+    after = flag_new_entries(entries)
+    signals.flags_replaced.send(sender=QueryFlag, entries=entries, before=before, after=after)

@@ -22,7 +22,6 @@ from audit.imports.formats import (
 )
 from audit.imports.mapping import Mapping, load_mapping
 from audit.imports.normalize import RepeatFinder
-from audit.imports.spill import RowSpill
 from audit.imports.times import TimeProblem, zone_named
 from audit.log.parsing import fingerprint_target
 from audit.models import Agency, Technology
@@ -148,18 +147,10 @@ SCAN_STEP = 10_000
 
 
 def scan_steps(
-    *,
-    binary: BinaryIO,
-    spec: ExportSpec,
-    scan: list,
-    keep: int = PREVIEW_ROWS,
-    spill: RowSpill | None = None,
+    *, binary: BinaryIO, spec: ExportSpec, scan: list, keep: int = PREVIEW_ROWS
 ) -> Iterator[int]:
     """The first pass, yielding the rows read so far every SCAN_STEP rows; the Scan is put in
-    `scan` (a list, empty on entry) once the header is read. Writes nothing to the database.
-
-    With `spill`, every row is read whole and added to it, for the write pass to read back.
-    """
+    `scan` (a list, empty on entry) once the header is read. Writes nothing."""
     sha256, size = _digest(binary)
     if size == 0:
         raise ExportRefused.single("the file is empty")
@@ -167,9 +158,7 @@ def scan_steps(
     problems = ProblemList()
     finder = RepeatFinder()
     found = None
-    for row in reader.rows(binary, problems, full_rows=None if spill is not None else keep):
-        if spill is not None:
-            spill.add(row)
+    for row in reader.rows(binary, problems, full_rows=keep):
         if found is None:
             found = Scan(sha256, size, reader.columns, reader.header, reader.header_line)
             scan.append(found)

@@ -17,7 +17,8 @@ from typing import BinaryIO
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.imports.errors import ExportRefused
+from audit.flags.services import reflag_entries
+from audit.imports.errors import ExportRefused, ProblemList
 from audit.imports.formats import FLOCK, VendorRow
 from audit.imports.matching import Names, Side, in_chunks, match, tolerance
 from audit.imports.models import ImportRow, ImportSource, RowMatch, RowRecording, VendorImport
@@ -32,7 +33,6 @@ from audit.imports.reading import (  # noqa: F401  (the import service's public 
     scan_steps,
 )
 from audit.imports.selectors import import_integrations
-from audit.imports.spill import RowSpill
 from audit.log.bulk import utc_datetime_adapter
 from audit.log.parsing import QueryInput
 from audit.log.services import record_queries
@@ -123,16 +123,8 @@ class ImportRun:
         self.result: ImportResult | None = None
 
     def steps(self) -> Iterator[tuple[str, int, int | None]]:
-        # The first pass keeps the rows it understood (RowSpill), so the write pass reads them
-        # back rather than parsing the file again.
-        with RowSpill() as spill:
-            yield from self._steps(spill)
-
-    def _steps(self, spill: RowSpill) -> Iterator[tuple[str, int, int | None]]:
         found: list[Scan] = []
-        for done in scan_steps(
-            binary=self.binary, spec=self.spec, scan=found, keep=0, spill=spill
-        ):
+        for done in scan_steps(binary=self.binary, spec=self.spec, scan=found, keep=0):
             yield "checking", done, None
         scan = found[0]
         if scan.problems:
@@ -167,10 +159,11 @@ class ImportRun:
         result = self.result = ImportResult(vendor_import=vendor_import, scan=scan)
         writer = _Writer(vendor_import, source, spec.agency.code)
         numbering = RepeatNumbering(scan.repeats)
+        problems = ProblemList()
         done = 0
         yield "importing", done, scan.rows_read
         chunk: list[VendorRow] = []
-        for row in spill.rows():
+        for row in reader_for(spec).rows(self.binary, problems):
             if row.row_key in scan.repeats:
                 row = _rekeyed(row, numbering.key(row.row_key))
             chunk.append(row)
@@ -179,6 +172,8 @@ class ImportRun:
                 done += len(chunk)
                 chunk = []
                 yield "importing", done, scan.rows_read
+        if problems:  # the file changed since it was checked
+            raise ExportRefused.from_list(problems)
         if chunk:
             writer.write(chunk, result)
             done += len(chunk)
@@ -301,13 +296,15 @@ class _Writer:
         """
         table = connection.ops.quote_name(ImportRow._meta.db_table)
         with connection.cursor() as cursor:
-            # Names come from the model's metadata; values are parameters.
+            # Names come from the model's metadata; values are parameters. Only the id range in
+            # SQL: filtering on the import too lets SQLite walk the import's index instead, every
+            # row the import holds, per chunk.
             cursor.execute(
-                f"SELECT row_key, id, line FROM {table} "  # noqa: S608
-                "WHERE id > %s AND vendor_import_id = %s",
-                [after, self.vendor_import.pk],
+                f"SELECT row_key, id, line, vendor_import_id FROM {table} WHERE id > %s",  # noqa: S608
+                [after],
             )
-            return {key: (pk, line) for key, pk, line in cursor.fetchall()}
+            mine = self.vendor_import.pk
+            return {key: (pk, line) for key, pk, line, of in cursor.fetchall() if of == mine}
 
     def _last_id(self) -> int:
         table = connection.ops.quote_name(ImportRow._meta.db_table)
@@ -392,7 +389,8 @@ def record_rows(
 
 @dataclass(slots=True)
 class _KeptRow:
-    """What reconciling needs of a kept row (names as in ImportRow's values)."""
+    """What reconciling needs of a kept row (names as in ImportRow's values, the last one the
+    entry recorded from the row)."""
 
     id: int
     occurred_at: datetime
@@ -405,7 +403,7 @@ class _KeptRow:
     case_number: str
     scope: str
     row_key: str
-    recording: int | None
+    recorded_entry: int | None  # the entry recorded from the row, if any
 
 
 @dataclass
@@ -413,6 +411,7 @@ class ReconcileResult:
     rows: int = 0
     matched: int = 0
     recorded: int = 0
+    reflagged: int = 0  # entries recorded from rows whose match changed
 
 
 def reconcile(*, vendor_import: VendorImport, progress: Progress | None = None) -> ReconcileResult:
@@ -435,7 +434,7 @@ def reconcile(*, vendor_import: VendorImport, progress: Progress | None = None) 
             _KeptRow(*values)
             for values in ImportRow.objects.filter(vendor_import=vendor_import, id__gt=last)
             .order_by("id")
-            .values_list(*_KeptRow.__slots__)[:CHUNK]
+            .values_list(*_KeptRow.__slots__[:-1], "recording__entry")[:CHUNK]
         ]
         if not rows:
             return result
@@ -443,8 +442,11 @@ def reconcile(*, vendor_import: VendorImport, progress: Progress | None = None) 
         with transaction.atomic():
             LogState.objects.select_for_update().get(id=1)
             ids = [row.id for row in rows]
+            had_match: set[int] = set()
             for part in in_chunks(ids):
-                RowMatch.objects.filter(row_id__in=part).delete()
+                matches = RowMatch.objects.filter(row_id__in=part)
+                had_match.update(matches.values_list("row_id", flat=True))
+                matches.delete()
             sides = []
             for index, row in enumerate(rows):
                 agency, agency_known = names.agency(row.agency_name)
@@ -478,9 +480,19 @@ def reconcile(*, vendor_import: VendorImport, progress: Progress | None = None) 
             orphans = [
                 (rows[i].id, _query_input(rows[i], sides[i]))
                 for i in range(len(rows))
-                if i not in matched and rows[i].recording is None
+                if i not in matched and rows[i].recorded_entry is None
             ]
             result.recorded += record_rows(vendor_import=vendor_import, source=source, rows=orphans)
+            # An entry recorded from a row that is now matched (or no longer) gains or loses
+            # not-logged-by-rtcc: the center did (or did not) log the search after all.
+            changed = [
+                row.recorded_entry
+                for i, row in enumerate(rows)
+                if row.recorded_entry is not None and (i in matched) != (row.id in had_match)
+            ]
+            for part in in_chunks(changed):
+                reflag_entries(part)
+            result.reflagged += len(changed)
         result.rows += len(rows)
         result.matched += len(matched)
         progress.advance(len(rows))

@@ -33,7 +33,13 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"Import {vendor_import.pk}: {result.rows} rows, {result.matched} matched "
                     f"to the log, {result.rows - result.matched} only in the vendor's export"
-                    + (f" ({result.recorded} newly recorded)." if result.recorded else ".")
+                    + (f" ({result.recorded} newly recorded)" if result.recorded else "")
+                    + (
+                        f"; not-logged-by-rtcc updated on {result.reflagged} entries recorded "
+                        "from its rows."
+                        if result.reflagged
+                        else "."
+                    )
                 )
         finally:
             progress.close()

@@ -6,10 +6,11 @@ import io
 import pytest
 from django.core.management import call_command
 
+from audit.flags import rules
 from audit.flags.rules import NOT_LOGGED_BY_RTCC
 from audit.imports import selectors, services
 from audit.imports.models import ImportRow, RowMatch, RowRecording, VendorImport
-from audit.models import QueryFlag
+from audit.models import QueryFlag, QueryLogEntry
 from tests.audit.imports.conftest import run_import
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +89,8 @@ def test_reconcile_recomputes_under_a_new_tolerance(rtcc_log, settings):
     out = io.StringIO()
     call_command("reconcile", str(vendor_import.pk), "--no-progress", stdout=out)
     assert out.getvalue().strip() == (
-        f"Import {vendor_import.pk}: 5 rows, 2 matched to the log, 3 only in the vendor's export."
+        f"Import {vendor_import.pk}: 5 rows, 2 matched to the log, 3 only in the vendor's "
+        "export; not-logged-by-rtcc updated on 2 entries recorded from its rows."
     )
     assert lists(vendor_import)["matched"] == {
         "id:f-1001": rtcc_log["A"],
@@ -118,3 +120,50 @@ def test_reconcile_refuses_an_unknown_import():
 
     with pytest.raises(CommandError, match=r"No import with id 404\."):
         call_command("reconcile", "404", "--no-progress", stdout=io.StringIO())
+
+
+def test_an_entry_recorded_from_a_row_matched_later_loses_not_logged_by_rtcc(rtcc_log, settings):
+    from reports import rollups
+    from tests.reports.test_rollups import snapshot as rollup_snapshot
+
+    def not_logged() -> set[int]:
+        return set(
+            QueryFlag.objects.filter(flag=NOT_LOGGED_BY_RTCC).values_list("entry_id", flat=True)
+        )
+
+    def recorded_from(key: str) -> int:
+        return RowRecording.objects.get(row__row_key=key).entry_id
+
+    run_import("flock_standard.csv")
+    vendor_import = VendorImport.objects.get()
+    first = not_logged()
+    assert len(first) == 3
+
+    # Narrow: A's and E's rows lose their matches and are recorded (and flagged).
+    settings.SIGHTLINE_RECONCILE_TOLERANCE_MINUTES = 1
+    narrow = services.reconcile(vendor_import=vendor_import)
+    a, e = recorded_from("id:f-1001"), recorded_from("id:f-1004")
+    assert not_logged() == first | {a, e}
+    assert narrow.reflagged == 0  # recorded now, flagged as they were recorded
+
+    # Wide again: the rows match the center's entries once more, so the entries recorded
+    # from them lose the flag (the center did log those searches); the others keep it.
+    settings.SIGHTLINE_RECONCILE_TOLERANCE_MINUTES = 10
+    out = io.StringIO()
+    call_command("reconcile", str(vendor_import.pk), "--no-progress", stdout=out)
+    assert "not-logged-by-rtcc updated on 2 entries recorded from its rows" in out.getvalue()
+    assert not_logged() == first
+    assert not QueryFlag.objects.filter(entry_id__in=[a, e], flag=NOT_LOGGED_BY_RTCC).exists()
+    # The same flags as a full recomputation, and the rollups as a rebuild gives them.
+    entries = list(QueryLogEntry.objects.all())
+    recomputed = rules.flags_for_entries(entries)
+    assert {s: f for s, f in recomputed.items() if f} == rules.stored_flags(list(recomputed))
+    incremental = rollup_snapshot()
+    rollups.rebuild()
+    assert rollup_snapshot() == incremental
+
+    # Narrow once more: the flag comes back (nothing recorded twice).
+    settings.SIGHTLINE_RECONCILE_TOLERANCE_MINUTES = 1
+    again = services.reconcile(vendor_import=vendor_import)
+    assert (again.recorded, again.reflagged) == (0, 2)
+    assert not_logged() == first | {a, e}
