@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import BinaryIO
 
+from django.utils.translation import gettext_lazy as _
+
 from audit.imports import normalize
 from audit.imports.errors import ExportRefused, ProblemList
 from audit.imports.mapping import Mapping
@@ -21,8 +23,8 @@ from audit.imports.times import TimeProblem, TimeReader, zone_named
 FLOCK = "flock"
 GENERIC = "generic-csv"
 FORMATS = {
-    FLOCK: "Flock Safety search audit (CSV)",
-    GENERIC: "Any CSV or XLSX export, described by a mapping file",
+    FLOCK: _("Flock Safety search audit (CSV)"),
+    GENERIC: _("Any CSV or XLSX export, described by a mapping file"),
 }
 FLOCK_TECHNOLOGY = "license-plate-reader"
 FLOCK_SOURCE = "flock"

@@ -8,6 +8,7 @@ from datetime import date
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from audit.imports.models import ImportRow, ImportSource, RowMatch, RowRecording, VendorImport
 from audit.log.parsing import fingerprint_target
@@ -17,9 +18,9 @@ MATCHED = "matched"
 VENDOR_ONLY = "vendor"
 SIGHTLINE_ONLY = "sightline"
 LISTS = {
-    MATCHED: "Matched: in both records",
-    VENDOR_ONLY: "Only in the vendor's export",
-    SIGHTLINE_ONLY: "Only in Sightline",
+    MATCHED: _("Matched: in both records"),
+    VENDOR_ONLY: _("Only in the vendor's export"),
+    SIGHTLINE_ONLY: _("Only in Sightline"),
 }
 
 

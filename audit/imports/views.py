@@ -10,6 +10,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.generic import TemplateView
 
 from audit.imports import exports, selectors, services, staging
@@ -146,15 +148,20 @@ class ImportsView(ImportPageMixin, TemplateView):
                 result = run.result
                 url = reverse("audit:import-detail", args=[result.vendor_import.pk])
                 yield format_html(
-                    '<li role="status"><strong>Done.</strong> {} new rows, {} already imported; '
-                    "{} matched to the log, {} recorded as not logged by the RTCC. "
-                    '<a href="{}">See the reconciliation of import {}</a>.</li>',
-                    result.kept,
-                    result.duplicates,
-                    result.matched,
-                    result.recorded,
+                    '<li role="status"><strong>{}</strong> {} <a href="{}">{}</a>.</li>',
+                    _("Done."),
+                    _(
+                        "%(kept)s new rows, %(duplicates)s already imported; %(matched)s "
+                        "matched to the log, %(recorded)s recorded as not logged by the RTCC."
+                    )
+                    % {
+                        "kept": f"{result.kept:,}",
+                        "duplicates": f"{result.duplicates:,}",
+                        "matched": f"{result.matched:,}",
+                        "recorded": f"{result.recorded:,}",
+                    },
                     url,
-                    result.vendor_import.pk,
+                    _("See the reconciliation of import %(id)s") % {"id": result.vendor_import.pk},
                 )
             except ExportRefused as refused:
                 yield format_html(
@@ -170,17 +177,20 @@ class ImportsView(ImportPageMixin, TemplateView):
         return response
 
 
+STAGES = {"checking": _lazy("Checking"), "importing": _lazy("Importing")}
+
+
 def _progress_line(stage: str, done: int, total: int | None) -> str:
+    name = STAGES.get(stage, stage.capitalize())
     if total:
         return format_html(
-            '<li>{}: <progress max="{}" value="{}"></progress> {} of {} rows</li>',
-            stage.capitalize(),
+            '<li>{}: <progress max="{}" value="{}"></progress> {}</li>',
+            name,
             total,
             done,
-            f"{done:,}",
-            f"{total:,}",
+            _("%(done)s of %(total)s rows") % {"done": f"{done:,}", "total": f"{total:,}"},
         )
-    return format_html("<li>{}: {} rows read</li>", stage.capitalize(), f"{done:,}")
+    return format_html("<li>{}: {}</li>", name, _("%(done)s rows read") % {"done": f"{done:,}"})
 
 
 class ImportDetailView(ImportPageMixin, TemplateView):
