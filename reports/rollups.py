@@ -7,7 +7,6 @@ transaction) and `rebuild_rollups`, so a rebuild always equals the incremental r
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import date
-from itertools import compress
 from operator import itemgetter
 
 from django.db import connection, transaction
@@ -50,9 +49,11 @@ def _periods(day: date) -> tuple[tuple[str, date], tuple[str, date]]:
     return ("day", day), ("month", day.replace(day=1))
 
 
-# Positions in the tuple Tally.entries reads from each entry, and the slices (SliceRollup
-# dimensions) projected from it.
-_DAY, _MONTH, _TECH, _TYPE, _AGENCY, _CATEGORY, _SCOPE, _PROXY, _OPERATOR, _HOUR = range(10)
+# Positions in the tuple Tally.entries reads from each entry (its measures last), and the
+# slices (SliceRollup dimensions) projected from it.
+(_DAY, _TECH, _TYPE, _AGENCY, _CATEGORY, _SCOPE, _PROXY, _OPERATOR, _HOUR, _WITH_CASE,
+ _WITH_SUPERVISOR, _FLAGGED) = range(12)  # fmt: skip
+_ALL_MEASURES = (_WITH_CASE, _WITH_SUPERVISOR, _FLAGGED)
 _SLICE_FIELDS = (
     ("all", ()),
     ("query_type", (_TYPE,)),
@@ -80,81 +81,71 @@ class Tally:
         """Count entries (with their flags) in or, with sign=-1, out of the rollups.
 
         A batch is counted table by table rather than entry by entry: each entry's values are
-        read once into a tuple, then every table's key is projected from those tuples and
-        counted by `Counter` (itemgetter, compress and Counter all run in C), one count per
-        measure; only the resulting rows are added in Python. The sums are the same as adding
-        each entry to every row it touches.
+        read once into a tuple; each table's key is projected from those tuples together with
+        the entry's measures (case number, supervisor, flagged) and counted by `Counter`
+        (itemgetter and Counter run in C), so a batch of thousands of entries becomes a few
+        hundred distinct combinations, folded into the day's rows in Python; the month's rows
+        are folded from the day's. The sums are the same as adding each entry to every row
+        it touches.
         """
         if not entries:
             return
         self._fresh = not any(self.counts.values())
         tz = self._tz
         get_flags = flags.get
-        facts = [
-            (day := e.local_date, day.replace(day=1), e.technology_id, e.query_type,
-             e.requesting_agency_code, e.offense_category, e.scope, bool(e.on_behalf_of),
-             e.operator_id or 0, e.occurred_at.astimezone(tz).hour)
-            for e in entries
-        ]  # fmt: skip
-        with_case = [bool(e.case_number) for e in entries]
-        with_supervisor = [bool(e.supervisor_badge) for e in entries]
         found = [get_flags(e.sequence) for e in entries]
-        flagged = [bool(f) for f in found]
+        facts = [
+            (e.local_date, e.technology_id, e.query_type, e.requesting_agency_code,
+             e.offense_category, e.scope, bool(e.on_behalf_of), e.operator_id or 0,
+             e.occurred_at.astimezone(tz).hour, bool(e.case_number), bool(e.supervisor_badge),
+             bool(names))
+            for e, names in zip(entries, found, strict=True)
+        ]  # fmt: skip
         flag_facts = [
-            (*fact[:3], fact[_AGENCY], fact[_CATEGORY], flag)
+            (fact[_DAY], fact[_TECH], fact[_AGENCY], fact[_CATEGORY], flag)
             for fact, names in zip(facts, found, strict=True)
             if names
             for flag in names
         ]
-        for granularity, period in (("day", _DAY), ("month", _MONTH)):
+        usage = (_TYPE, _AGENCY, _CATEGORY, _SCOPE, _PROXY)
+        tables = [(UsageRollup, usage, _ALL_MEASURES, None)]
+        tables += [(SliceRollup, fields, _ALL_MEASURES, name) for name, fields in _SLICE_FIELDS]
+        tables += [
+            (OperatorRollup, (_OPERATOR,), (_FLAGGED,), None),
+            (HourRollup, (_HOUR,), (), None),
+        ]
+        for model, fields, measures, dimension in tables:
+            by_day = _counted(facts, (_DAY, _TECH, *fields), measures)
+            self._put(model, "day", sign, by_day, dimension)
+            self._put(model, "month", sign, _by_month(by_day), dimension)
+        if flag_facts:
+            for model, fields, dimension in ((FlagRollup, (0, 1, 2, 3, 4), None),
+                                             (SliceRollup, (0, 1, 4), "flag")):  # fmt: skip
+                by_day = _counted(flag_facts, fields, ())
+                self._put(model, "day", sign, by_day, dimension)
+                self._put(model, "month", sign, _by_month(by_day), dimension)
 
-            def count(*fields, rows=facts, period=period):
-                keys = list(map(itemgetter(period, _TECH, *fields), rows))
-                return keys, Counter(keys)
-
-            keys, queries = count(_TYPE, _AGENCY, _CATEGORY, _SCOPE, _PROXY)
-            self._put(UsageRollup, granularity, sign, keys, queries, with_case, with_supervisor,
-                      flagged)  # fmt: skip
-            for dimension, fields in _SLICE_FIELDS:
-                keys, queries = count(*fields)
-                self._put(SliceRollup, granularity, sign, keys, queries, with_case,
-                          with_supervisor, flagged, dimension=dimension)  # fmt: skip
-            keys, queries = count(_OPERATOR)
-            self._put(OperatorRollup, granularity, sign, keys, queries, flagged)
-            keys, queries = count(_HOUR)
-            self._put(HourRollup, granularity, sign, keys, queries)
-            if flag_facts:
-                by_flag = Counter(map(itemgetter(period, 2, 3, 4, 5), flag_facts))
-                self._put(FlagRollup, granularity, sign, (), by_flag)
-                by_flag = Counter(map(itemgetter(period, 2, 5), flag_facts))
-                self._put(SliceRollup, granularity, sign, (), by_flag, dimension="flag")
-
-    def _put(self, model, granularity, sign, keys, queries, *selectors, dimension=None):
-        """Add counted rows to the tally: `queries` counts each key; each selector (a list of
-        booleans aligned with `keys`) gives one more measure, the count of its true ones."""
-        gets = [Counter(compress(keys, selected)).get for selected in selectors]
-        if len(gets) == 3:
-            c, s, f = gets
-            rows = [(k, [sign * n, sign * c(k, 0), sign * s(k, 0), sign * f(k, 0)])
-                    for k, n in queries.items()]  # fmt: skip
-        elif len(gets) == 1:
-            (f,) = gets
-            rows = [(k, [sign * n, sign * f(k, 0)]) for k, n in queries.items()]
-        else:
-            zeros = [0] * (len(MEASURES[model]) - 1)
-            rows = [(k, [sign * n, *zeros]) for k, n in queries.items()]
+    def _put(self, model, granularity, sign, rows: dict[tuple, list[int]], dimension=None):
+        """Add counted rows ({(period start, technology, *values): measures}) to the tally,
+        keyed as the table's unique columns; a table's measures it does not count are 0."""
+        width = len(MEASURES[model])
         g = granularity
         if dimension is None:
-            keyed = [((g, *k), v) for k, v in rows]
+            keyed = [((g, *k), v) for k, v in rows.items()]
         elif dimension == "all":
-            keyed = [((g, start, tech, "all", ""), v) for (start, tech), v in rows]
+            keyed = [((g, start, tech, "all", ""), v) for (start, tech), v in rows.items()]
         elif dimension == "agency":
             keyed = [
                 ((g, start, tech, "agency", f"{agency}|{1 if proxy else 0}"), v)
-                for (start, tech, agency, proxy), v in rows
+                for (start, tech, agency, proxy), v in rows.items()
             ]
         else:
-            keyed = [((g, start, tech, dimension, value), v) for (start, tech, value), v in rows]
+            keyed = [
+                ((g, start, tech, dimension, value), v) for (start, tech, value), v in rows.items()
+            ]
+        keyed = [
+            (key, [sign * n for n in values] + [0] * (width - len(values))) for key, values in keyed
+        ]
         counts = self.counts[model]
         if self._fresh:
             # Every key above is new to this tally (one row per period, table and dimension).
@@ -258,6 +249,33 @@ def _upsert_by_copy(cursor, model, rows: list[tuple]) -> None:
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
     cursor.execute(f"TRUNCATE {staging}")
+
+
+def _counted(rows: list[tuple], fields: tuple[int, ...], measures: tuple[int, ...]) -> dict:
+    """{key: [rows, then per measure the rows where it is true]}, key = the `fields` of a row."""
+    width = len(fields)
+    counted = Counter(map(itemgetter(*fields, *measures), rows))
+    if not measures:
+        return {key: [n] for key, n in counted.items()}
+    out: dict[tuple, list[int]] = {}
+    for combination, n in counted.items():
+        key = combination[:width]
+        row = out.get(key)
+        if row is None:
+            row = out[key] = [0] * (1 + len(measures))
+        row[0] += n
+        for i, true in enumerate(combination[width:], start=1):
+            if true:
+                row[i] += n
+    return out
+
+
+def _by_month(by_day: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
+    """The same rows with each day replaced by its month's first day, summed."""
+    out: dict[tuple, list[int]] = {}
+    for (day, *rest), values in by_day.items():
+        _bump(out, (day.replace(day=1), *rest), values)
+    return out
 
 
 def _bump(rows: dict[tuple, list[int]], key: tuple, values) -> None:
