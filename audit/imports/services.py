@@ -33,7 +33,7 @@ from audit.imports.reading import (  # noqa: F401  (the import service's public 
     scan_steps,
 )
 from audit.imports.selectors import import_integrations
-from audit.log.bulk import utc_datetime_adapter
+from audit.log.bulk import insert_new_rows_postgresql, insert_rows, utc_datetime_adapter
 from audit.log.parsing import QueryInput
 from audit.log.services import record_queries
 from audit.models import Agency, Integration, LogState
@@ -249,9 +249,7 @@ class _Writer:
                 )
             # A key some import kept already is not inserted again (nor a key repeated in the
             # chunk); the rows inserted now tell which of the chunk's rows are new.
-            last_id = self._last_id()
-            self._insert_rows(rows, sides)
-            ids = self._new_ids(last_id)
+            ids = self._insert_rows(rows, sides)
             fresh = [i for i, row in enumerate(rows) if ids.get(row.row_key, (0, 0))[1] == row.line]
             result.duplicates += len(rows) - len(fresh)
             if not fresh:
@@ -312,7 +310,8 @@ class _Writer:
             cursor.execute(f"SELECT MAX(id) FROM {table}")  # noqa: S608
             return cursor.fetchone()[0] or 0
 
-    def _insert_rows(self, rows: list[VendorRow], sides: list[Side]) -> None:
+    def _insert_rows(self, rows: list[VendorRow], sides: list[Side]) -> dict[str, tuple[int, int]]:
+        """Insert the chunk's rows whose keys are new; {row_key: (id, line)} of those."""
         adapt_dt = utc_datetime_adapter()
         adapt_date = connection.ops.adapt_datefield_value
         local_tz = self.local_tz
@@ -321,7 +320,11 @@ class _Writer:
         dumps = json.JSONEncoder(ensure_ascii=False).encode
         days: dict = {}
         values = []
+        seen: set[str] = set()
         for row, side in zip(rows, sides, strict=True):
+            if row.row_key in seen:
+                continue  # a key repeated in the chunk: its first row only
+            seen.add(row.row_key)
             occurred = row.occurred_at
             day = occurred.astimezone(local_tz).date()
             local_date = days.get(day)
@@ -335,11 +338,18 @@ class _Writer:
                     row.case_number, row.networks, row.scope, dumps(row.as_read),
                 )
             )  # fmt: skip
+        # Both databases: a row whose (source, row_key) is kept already is skipped.
+        if connection.vendor == "postgresql":
+            inserted = insert_new_rows_postgresql(
+                ImportRow, _ROW_FIELDS, values, returning=["row_key", "id", "line"]
+            )
+            return {key: (pk, line) for key, pk, line in inserted}
+        last_id = self._last_id()
         with connection.cursor() as cursor:
-            # Both databases: a row whose (source, row_key) is kept already is skipped.
             cursor.executemany(
                 _insert_sql(ImportRow, _ROW_FIELDS) + " ON CONFLICT DO NOTHING", values
             )
+        return self._new_ids(last_id)
 
 
 def _query_input(row, side: Side) -> QueryInput:
@@ -373,14 +383,14 @@ def record_rows(
     if not rows:
         return 0
     results = record_queries(integration=source.integration, queries=[q for _, q in rows])
-    with connection.cursor() as cursor:  # one statement for the chunk, not the ORM's batches
-        cursor.executemany(
-            _insert_sql(RowRecording, _RECORDING_FIELDS),
-            [
-                (vendor_import.pk, row_id, result.sequence)
-                for (row_id, _), result in zip(rows, results, strict=True)
-            ],
-        )
+    insert_rows(
+        RowRecording,
+        _RECORDING_FIELDS,
+        [
+            (vendor_import.pk, row_id, result.sequence)
+            for (row_id, _), result in zip(rows, results, strict=True)
+        ],
+    )
     return len(results)
 
 
