@@ -13,9 +13,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,6 +50,33 @@ def configure_environment(data_dir: Path, database_url: str | None = None) -> di
         }
     )
     return dict(os.environ)
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` (a PostgreSQL server) with its database replaced by `name`."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@contextmanager
+def fresh_postgres_database(url: str, prefix: str) -> Iterator[str]:
+    """A new, empty database at the PostgreSQL server of `url`, dropped afterwards (with
+    Django's connections to it closed first); yields its URL."""
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield with_database(url, name)
+    finally:
+        if "django" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def free_port() -> int:

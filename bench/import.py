@@ -1,10 +1,11 @@
 """A million-row Flock search audit imported and reconciled, against csv.reader + sqlite3.
 
     .venv/bin/python bench/import.py [--rows 1000000] [--logged-share 0.1] [--seed N]
-                                     [--keep] [--json]
+                                     [--keep] [--json] [--database-url URL]
 
-1. A fresh SQLite database (SIGHTLINE_DATA_DIR = a temporary directory) is migrated and given
-   the BPD agency with its operators (bench/common.py) and the alias "Birmingham AL PD" -> BPD.
+1. A fresh SQLite database (SIGHTLINE_DATA_DIR = a temporary directory), or with --database-url
+   a fresh database at that PostgreSQL server (dropped afterwards), is migrated and given the
+   BPD agency with its operators (bench/common.py) and the alias "Birmingham AL PD" -> BPD.
 2. Untimed: a Flock-shaped CSV of --rows searches over the last 60 days is written (the ten
    columns of Flock's export, UTF-8 with a BOM and Windows line ends; times in the shapes exports
    ship: 12-hour US dates with a zone abbreviation, ISO, some without seconds; 3% of the rows by
@@ -37,6 +38,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -46,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (
     BPD_OPERATORS,
     BPD_SUPERVISORS,
+    fresh_postgres_database,
     machine_info,
     print_machine,
     setup_django,
@@ -241,16 +244,35 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory.")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="Import into a fresh database at this PostgreSQL server (e.g. "
+        "postgres://postgres@127.0.0.1:5432/test) instead of SQLite; the baseline stays "
+        "csv.reader + sqlite3.executemany.",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="sightline-bench-import-"))
-    # A stopped run still removes its temporary directory.
+    # A stopped run still removes its temporary directory (and database).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with ExitStack() as stack:
+        database_url = None
+        if args.database_url:
+            database_url = stack.enter_context(
+                fresh_postgres_database(args.database_url, "sightline_bench_import")
+            )
+        return run(args, tmp, database_url)
+
+
+def run(args, tmp: Path, database_url: str | None) -> int:
     try:
-        setup_django(tmp)
+        setup_django(tmp, database_url)
         from bench.common import ensure_reference_data
 
         ensure_reference_data()
+        from django.db import connection
+
         from audit.imports import services
         from audit.imports.models import AgencyAlias
         from audit.imports.progress import BarProgress
@@ -288,6 +310,7 @@ def main() -> int:
         ratio = import_rate / raw_rate
         both_ratio = rows / (import_s + reconcile_s) / raw_rate
         figures = {
+            "database": connection.vendor,
             "rows": rows,
             "file_mb": round(export.stat().st_size / 2**20, 1),
             "logged_beforehand": len(logged),
@@ -311,6 +334,7 @@ def main() -> int:
             **info,
         }
         print_machine(info)
+        print(f"database:  {connection.vendor} (the baseline: sqlite3 into a bare table)")
         print(f"export:    {rows:,} rows, {figures['file_mb']} MB (BOM, CRLF, mixed time shapes)")
         print(
             f"import:    {import_s:.1f} s, {import_rate:,.0f} rows/s, CPU {import_cpu:.1f} s; "

@@ -38,11 +38,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO, QueryFactory, machine_info, print_machine, setup_django
+from bench.common import (
+    REPO,
+    QueryFactory,
+    machine_info,
+    print_machine,
+    setup_django,
+    with_database,
+)
 
 TABLE = "audit_querylogentry"
 RAW_TABLE = "bench_raw_querylogentry"
@@ -227,11 +233,6 @@ def run_child(args) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
 def run_backend(args, backend: str, batch: int, database_url: str | None) -> dict:
     cmd = [
         sys.executable,
@@ -302,7 +303,7 @@ def main() -> int:
             admin.execute(f"CREATE DATABASE {name}")
         try:
             for batch in batches:
-                bench_url = _with_database(database_url, name)
+                bench_url = with_database(database_url, name)
                 results.append(run_backend(args, "postgresql", batch, bench_url))
                 with psycopg.connect(database_url, autocommit=True) as admin:
                     admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
