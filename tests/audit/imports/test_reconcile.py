@@ -16,6 +16,18 @@ from tests.audit.imports.conftest import run_import
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(params=["by-date", "by-target"])
+def candidates(request, monkeypatch):
+    """Both ways of finding candidate entries: the chunk's days, or each target's entries."""
+    from datetime import timedelta
+
+    from audit.imports import matching
+
+    days = 30 if request.param == "by-date" else 0
+    monkeypatch.setattr(matching, "NARROW_WINDOW", timedelta(days=days))
+    return request.param
+
+
 def lists(vendor_import) -> dict[str, list]:
     matched = {
         row.row_key: row.match.entry_id
@@ -30,7 +42,7 @@ def lists(vendor_import) -> dict[str, list]:
     return {"matched": matched, "vendor": vendor, "sightline": sightline}
 
 
-def test_gaps_in_both_directions(rtcc_log):
+def test_gaps_in_both_directions(rtcc_log, candidates):
     result = run_import("flock_standard.csv")
     assert (result.kept, result.matched, result.recorded) == (5, 2, 3)
     vendor_import = VendorImport.objects.get()
@@ -72,7 +84,7 @@ def test_lists_are_searchable_by_text_and_by_plate(rtcc_log):
     assert [e.sequence for e in entries] == [rtcc_log["B"]]
 
 
-def test_reconcile_recomputes_under_a_new_tolerance(rtcc_log, settings):
+def test_reconcile_recomputes_under_a_new_tolerance(rtcc_log, settings, candidates):
     run_import("flock_standard.csv")
     vendor_import = VendorImport.objects.get()
 
@@ -100,7 +112,7 @@ def test_reconcile_recomputes_under_a_new_tolerance(rtcc_log, settings):
     assert ImportRow.objects.count() == 5
 
 
-def test_aliases_edited_later_change_the_match(rtcc_log, known_names):
+def test_aliases_edited_later_change_the_match(rtcc_log, known_names, candidates):
     from audit.imports.models import OperatorAlias
 
     # D's agency is JCSO; the vendor row of the same search says Birmingham (BPD).
