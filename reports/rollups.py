@@ -12,7 +12,7 @@ from operator import itemgetter
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.log.bulk import copy_rows
+from audit.log.bulk import insert_through_staging
 from audit.models import QueryFlag, QueryLogEntry, QueryOutcome
 from reports.models import (
     FlagRollup,
@@ -230,25 +230,18 @@ def _can_copy(cursor) -> bool:
 
 
 def _upsert_by_copy(cursor, model, rows: list[tuple]) -> None:
-    """upsert_sql for many rows on PostgreSQL: COPY them into this session's temporary table of
-    the model's columns, then one INSERT ... SELECT ... ON CONFLICT (the keys are distinct)."""
+    """upsert_sql for many rows on PostgreSQL, through a staging table (the keys are distinct)."""
     table = model._meta.db_table
     keys = ["granularity", "period_start", "technology", *model.DIMENSIONS]
     measures = list(MEASURES[model])
-    columns = ", ".join(keys + measures)
-    staging = f"tally_{table}"
     updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
-    # Table and column names come from the models, never from input.
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} AS "  # noqa: S608
-        f"SELECT {columns} FROM {table} WITH NO DATA"
+    insert_through_staging(
+        cursor,
+        table,
+        keys + measures,
+        rows,
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
     )
-    copy_rows(cursor, f"COPY {staging} ({columns}) FROM STDIN", rows)
-    cursor.execute(
-        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "  # noqa: S608
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-    )
-    cursor.execute(f"TRUNCATE {staging}")
 
 
 def _counted(rows: list[tuple], fields: tuple[int, ...], measures: tuple[int, ...]) -> dict:

@@ -33,7 +33,7 @@ from audit.imports.reading import (  # noqa: F401  (the import service's public 
     scan_steps,
 )
 from audit.imports.selectors import import_integrations
-from audit.log.bulk import insert_new_rows_postgresql, insert_rows, utc_datetime_adapter
+from audit.log.bulk import insert_rows, insert_through_staging, utc_datetime_adapter
 from audit.log.parsing import QueryInput
 from audit.log.services import record_queries
 from audit.models import Agency, Integration, LogState
@@ -339,13 +339,17 @@ class _Writer:
                 )
             )  # fmt: skip
         # Both databases: a row whose (source, row_key) is kept already is skipped.
-        if connection.vendor == "postgresql":
-            inserted = insert_new_rows_postgresql(
-                ImportRow, _ROW_FIELDS, values, returning=["row_key", "id", "line"]
-            )
-            return {key: (pk, line) for key, pk, line in inserted}
-        last_id = self._last_id()
         with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":  # COPY, and the new rows' ids at once
+                inserted = insert_through_staging(
+                    cursor,
+                    ImportRow._meta.db_table,
+                    [f.column for f in _ROW_FIELDS],
+                    values,
+                    "ON CONFLICT DO NOTHING RETURNING row_key, id, line",
+                )
+                return {key: (pk, line) for key, pk, line in inserted}
+            last_id = self._last_id()
             cursor.executemany(
                 _insert_sql(ImportRow, _ROW_FIELDS) + " ON CONFLICT DO NOTHING", values
             )

@@ -62,26 +62,22 @@ def utc_datetime_adapter():
     return connection.ops.adapt_datetimefield_value
 
 
-def insert_new_rows_postgresql(model, fields, rows: list[tuple], returning: list[str]) -> list:
-    """Insert rows whose unique keys are new, skipping the others, and return `returning` of
-    each row inserted: PostgreSQL only. The rows are COPYed into this session's temporary
-    table of the columns, then moved by one INSERT ... SELECT ... ON CONFLICT DO NOTHING
-    RETURNING: one round trip instead of a statement per row."""
+def insert_through_staging(cursor, table: str, columns: list[str], rows, conflict: str) -> list:
+    """PostgreSQL: COPY `rows` into this session's temporary table of `table`'s `columns`, then
+    move them with one INSERT ... SELECT ... `conflict` (an ON CONFLICT clause, maybe with
+    RETURNING): one round trip for all rows instead of a statement per row. Returns the rows
+    RETURNING gave (or [])."""
     quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in fields)
-    staging = quote(f"new_{model._meta.db_table}")
-    # Names come from the model's own metadata, never from input.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} AS "  # noqa: S608
-            f"SELECT {columns} FROM {table} WITH NO DATA"
-        )
-        copy_rows(cursor, f"COPY {staging} ({columns}) FROM STDIN", rows)
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "  # noqa: S608
-            f"ON CONFLICT DO NOTHING RETURNING {', '.join(quote(c) for c in returning)}"
-        )
-        inserted = cursor.fetchall()
-        cursor.execute(f"TRUNCATE {staging}")
+    names = ", ".join(quote(column) for column in columns)
+    staging = quote(f"staging_{table}")
+    table = quote(table)
+    # Table and column names come from the models, never from input.
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} AS "  # noqa: S608
+        f"SELECT {names} FROM {table} WITH NO DATA"
+    )
+    copy_rows(cursor, f"COPY {staging} ({names}) FROM STDIN", rows)
+    cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} {conflict}")  # noqa: S608
+    inserted = cursor.fetchall() if "RETURNING" in conflict else []
+    cursor.execute(f"TRUNCATE {staging}")
     return inserted
