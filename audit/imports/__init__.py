@@ -5,12 +5,14 @@ What it holds: the readers of export files (`readers`, `formats`, `mapping`, `ti
 append-only record of each import and its rows (`models`), the import and reconciliation
 writes (`services`), the pairing of vendor rows with log entries (`matching`), the
 not-logged-by-rtcc flag source (`flagging`), the reads that pages, commands and `reports` use
-(`selectors`, `exports`), and the upload pages (`views`, `forms`, `urls`, `staging`, `admin`).
+(`selectors`, `exports`), the upload pages (`views`, `forms`, `urls`, `staging`, `admin`),
+and the demo export `seed_demo` imports (`demo`).
 
 What it may import: the standard library, Django, openpyxl and tqdm; from `audit`, only the
 log's public surface (`audit.log.services.record_queries`, `audit.log.parsing.QueryInput` and
-`fingerprint_target`, the models through `audit.models`), the flags package's registry
-(`audit.flags.rules.register_flag_source`), the workspace's access record and spreadsheet-safe
+`fingerprint_target`, its bulk writes in `audit.log.bulk`, the models through `audit.models`),
+the flags package's registry (`audit.flags.rules.register_flag_source`) and re-flagging
+(`audit.flags.services.reflag_entries`), the workspace's access record and spreadsheet-safe
 cells. The log's rooms (log, transparency, flags) never import it; `reports` reads its
 selectors (`vendor_export_usage`), never the reverse.
 """

@@ -26,7 +26,8 @@ from audit.transparency.verification import verify_log
 from reports.models import Contract
 
 TODAY = "2026-01-15"
-SEED_ARGS = ["--queries", "300", "--seed", "1", "--demo-password", "some-pass-1", "--today", TODAY]
+SEED_ARGS = ["--queries", "300", "--seed", "1", "--demo-password", "some-pass-1", "--today", TODAY,
+             "--vendor-rows", "0"]  # fmt: skip
 
 
 def run(*args):
@@ -148,6 +149,43 @@ def test_seed_demo_loads_a_realistic_verifiable_log(seeded):
     assert result.size == 300
     assert result.root_hash == head.root_hash
     assert "signed tree head of size 300" in seeded
+
+
+def test_seed_demo_imports_a_demo_vendor_export_that_reconciles_both_ways(db):
+    from audit.flags.rules import NOT_LOGGED_BY_RTCC
+    from audit.imports import selectors
+    from audit.imports.models import ImportRow, RowRecording, VendorImport
+    from audit.models import QueryFlag
+
+    output = run("seed_demo", *SEED_ARGS[:-1], "400")
+    vendor_import = VendorImport.objects.get()
+    assert (vendor_import.format, vendor_import.agency.code, vendor_import.rows_read) == (
+        "flock",
+        "BPD",
+        400,
+    )
+    assert vendor_import.covers_to.date() <= date.fromisoformat(TODAY)
+    counts = selectors.list_counts(vendor_import)
+    # Rows the console logged match; the others were recorded and flagged; the center's other
+    # plate searches of those weeks are missing from the vendor's log.
+    assert counts["matched"] > 100 and counts["vendor"] > 100 and counts["sightline"] > 0
+    assert counts["matched"] + counts["vendor"] == 400
+    recorded = set(RowRecording.objects.values_list("entry_id", flat=True))
+    assert len(recorded) == counts["vendor"]
+    assert recorded == set(
+        QueryFlag.objects.filter(flag=NOT_LOGGED_BY_RTCC).values_list("entry_id", flat=True)
+    )
+    assert ImportRow.objects.filter(agency_name="Hoover Police Dept").exists()
+    assert f"400 vendor rows: {counts['matched']} matched to the log" in output
+    # Everything recorded, the console's entries and the vendor's, is in the signed log.
+    head = SignedTreeHead.objects.latest()
+    assert head.tree_size == QueryLogEntry.objects.count() > 300 + len(recorded)
+    assert verify_log().root_hash == head.root_hash
+
+
+def test_seed_demo_refuses_a_negative_number_of_vendor_rows(db):
+    with pytest.raises(CommandError, match="--vendor-rows must be zero or more"):
+        run("seed_demo", "--vendor-rows", "-1")
 
 
 def test_seed_demo_creates_the_demo_users_in_their_groups(seeded):

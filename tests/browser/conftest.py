@@ -51,7 +51,14 @@ def browser():
 @pytest.fixture
 def demo_site(log_db, live_server):
     """A live server over a small demo database (users council, auditor, admin)."""
-    call_command("seed_demo", queries=300, seed=7, demo_password=DEMO_PASSWORD, verbosity=0)
+    call_command(
+        "seed_demo",
+        queries=300,
+        seed=7,
+        vendor_rows=200,
+        demo_password=DEMO_PASSWORD,
+        verbosity=0,
+    )
     return live_server.url
 
 

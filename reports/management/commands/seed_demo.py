@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
+from audit.imports import demo as imports_demo
 from audit.log import demo as log_demo
 from audit.models import Agency, LogState
 from audit.transparency import selectors, services
@@ -25,15 +26,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--queries", type=int, default=60_000, help="Queries (default 60000).")
         parser.add_argument("--seed", type=int, default=2026, help="Random seed (default 2026).")
+        parser.add_argument(
+            "--vendor-rows",
+            type=int,
+            default=1500,
+            help="Rows of the demo Flock audit export imported (default 1500; 0: none).",
+        )
         parser.add_argument("--demo-password", help="Password for the demo users (else random).")
         parser.add_argument("--today", type=date.fromisoformat, help="Last day of data (ISO).")
         parser.add_argument(
             "--if-empty", action="store_true", help="Do nothing if agencies already exist."
         )
 
-    def handle(self, *args, queries, seed, demo_password, today, if_empty, **options):
+    def handle(self, *args, queries, seed, vendor_rows, demo_password, today, if_empty, **options):
         if queries < 0:
             raise CommandError("--queries must be zero or more.")
+        if vendor_rows < 0:
+            raise CommandError("--vendor-rows must be zero or more.")
         if demo_password is not None and len(demo_password) < 8:
             raise CommandError("--demo-password must be at least 8 characters.")
         if Agency.objects.exists():
@@ -62,6 +71,15 @@ class Command(BaseCommand):
             self.stdout.write("Recording outcomes...")
             outcomes = log_demo.seed_outcomes(rng, integrations=integrations)
             self.stdout.write(f"  {outcomes} outcomes.")
+        if queries and vendor_rows:  # no queries: no searches in a vendor's export either
+            self.stdout.write("Importing a demo Flock search audit export...")
+            result = imports_demo.seed_vendor_import(
+                rng, integration=integrations["BPD"], count=vendor_rows, today=today
+            )
+            self.stdout.write(
+                f"  {result.kept} vendor rows: {result.matched} matched to the log, "
+                f"{result.recorded} recorded as not logged by the RTCC."
+            )
         payments = spending_demo.seed_spending(today=today)
         self.stdout.write(f"Spending: {payments} payments under the demo contracts.")
         # A head may already cover everything (published while loading); then keep it.
