@@ -82,6 +82,20 @@ class Side:
     badge_known: bool
 
 
+def sides_of(rows: list, names: Names) -> list[Side]:
+    """Each row (a VendorRow, or a row kept earlier) reduced to what matching needs, with its
+    organisation and operator resolved by `names`; `index` is the row's position."""
+    sides = []
+    for index, row in enumerate(rows):
+        agency, agency_known = names.agency(row.agency_name)
+        badge, badge_known = names.operator(row.operator_name)
+        sides.append(
+            Side(index, row.occurred_at, row.target_fingerprint, agency, agency_known, badge,
+                 badge_known)
+        )  # fmt: skip
+    return sides
+
+
 def tolerance() -> timedelta:
     return timedelta(minutes=settings.SIGHTLINE_RECONCILE_TOLERANCE_MINUTES)
 

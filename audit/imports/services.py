@@ -20,7 +20,7 @@ from django.utils import timezone
 from audit.flags.services import reflag_entries
 from audit.imports.errors import ExportRefused, ProblemList
 from audit.imports.formats import FLOCK, VendorRow
-from audit.imports.matching import Names, Side, in_chunks, match, tolerance
+from audit.imports.matching import Names, Side, in_chunks, match, sides_of, tolerance
 from audit.imports.models import ImportRow, ImportSource, RowMatch, RowRecording, VendorImport
 from audit.imports.normalize import RepeatNumbering
 from audit.imports.reading import (  # noqa: F401  (the import service's public names)
@@ -232,21 +232,7 @@ class _Writer:
         with transaction.atomic():
             # The log's append lock, for the whole chunk (every import writer takes it too).
             LogState.objects.select_for_update().get(id=1)
-            sides = []
-            for index, row in enumerate(rows):
-                agency, agency_known = self.names.agency(row.agency_name)
-                badge, badge_known = self.names.operator(row.operator_name)
-                sides.append(
-                    Side(
-                        index,
-                        row.occurred_at,
-                        row.target_fingerprint,
-                        agency,
-                        agency_known,
-                        badge,
-                        badge_known,
-                    )
-                )
+            sides = sides_of(rows, self.names)
             # A key some import kept already is not inserted again (nor a key repeated in the
             # chunk); the rows inserted now tell which of the chunk's rows are new.
             ids = self._insert_rows(rows, sides)
@@ -461,21 +447,7 @@ def reconcile(*, vendor_import: VendorImport, progress: Progress | None = None) 
                 matches = RowMatch.objects.filter(row_id__in=part)
                 had_match.update(matches.values_list("row_id", flat=True))
                 matches.delete()
-            sides = []
-            for index, row in enumerate(rows):
-                agency, agency_known = names.agency(row.agency_name)
-                badge, badge_known = names.operator(row.operator_name)
-                sides.append(
-                    Side(
-                        index,
-                        row.occurred_at,
-                        row.target_fingerprint,
-                        agency,
-                        agency_known,
-                        badge,
-                        badge_known,
-                    )
-                )
+            sides = sides_of(rows, names)
             matched = match(
                 sides, technology=vendor_import.technology_id, window=window, excluded=excluded
             )
