@@ -33,12 +33,20 @@ from audit.imports.reading import (  # noqa: F401  (the import service's public 
     scan_steps,
 )
 from audit.imports.selectors import import_integrations
-from audit.log.bulk import insert_rows, insert_through_staging, utc_datetime_adapter
+from audit.log.bulk import (
+    insert_rows,
+    insert_through_staging,
+    refresh_statistics,
+    utc_datetime_adapter,
+)
 from audit.log.parsing import QueryInput
 from audit.log.services import record_queries
-from audit.models import Agency, Integration, LogState
+from audit.models import Agency, Integration, LogState, MerkleNode, QueryFlag, QueryLogEntry
 
 CHUNK = 10_000
+# The tables an import grows: on PostgreSQL their statistics are refreshed as they double during
+# an import, and at its end, so that the planner's choices follow their size.
+GROWN = (QueryLogEntry, QueryFlag, MerkleNode, ImportRow, RowRecording, RowMatch)
 
 
 class Progress:
@@ -171,6 +179,9 @@ class ImportRun:
                 writer.write(chunk, result)
                 done += len(chunk)
                 chunk = []
+                writer.chunks += 1
+                if writer.chunks & (writer.chunks - 1) == 0:  # after chunks 1, 2, 4, 8, ...
+                    refresh_statistics(GROWN)
                 yield "importing", done, scan.rows_read
         if problems:  # the file changed since it was checked
             raise ExportRefused.from_list(problems)
@@ -178,6 +189,7 @@ class ImportRun:
             writer.write(chunk, result)
             done += len(chunk)
             yield "importing", done, scan.rows_read
+        refresh_statistics(GROWN)
 
 
 def import_export(
@@ -227,6 +239,7 @@ class _Writer:
         self.window = tolerance()
         self.excluded = import_integrations()
         self.local_tz = timezone.get_default_timezone()
+        self.chunks = 0  # full chunks written
 
     def write(self, rows: list[VendorRow], result: ImportResult) -> None:
         with transaction.atomic():

@@ -81,3 +81,14 @@ def insert_through_staging(cursor, table: str, columns: list[str], rows, conflic
     inserted = cursor.fetchall() if "RETURNING" in conflict else []
     cursor.execute(f"TRUNCATE {staging}")
     return inserted
+
+
+def refresh_statistics(models) -> None:
+    """PostgreSQL: ANALYZE the models' tables, so that the planner's choices follow their size
+    during a long bulk load (autovacuum's own analyze comes too late for that). Nothing on
+    SQLite, whose planner does not use such statistics unless asked."""
+    if connection.vendor != "postgresql":
+        return
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")

@@ -72,3 +72,36 @@ def test_rows_kept_by_the_fast_writer_read_back_as_the_orm_reads_them(known_name
             row.case_number,
             row.networks,
         )
+
+
+@pytest.mark.django_db
+def test_an_import_refreshes_the_planner_statistics_on_postgresql(known_names, monkeypatch):
+    from django.db import connection
+
+    from audit.imports import services
+    from audit.log import bulk
+
+    analyzed = []
+    real = bulk.connection.cursor
+
+    def recording_cursor(*args, **kwargs):
+        cursor = real(*args, **kwargs)
+        execute = cursor.execute
+
+        def spy(sql, params=None):
+            if sql.startswith("ANALYZE"):
+                analyzed.append(sql)
+            return execute(sql, params)
+
+        cursor.execute = spy
+        return cursor
+
+    monkeypatch.setattr(services, "CHUNK", 2)  # 5 rows: full chunks 1 and 2, then the rest
+    monkeypatch.setattr(bulk.connection, "cursor", recording_cursor)
+    run_import("flock_standard.csv")
+    if connection.vendor != "postgresql":
+        assert analyzed == []  # SQLite's planner keeps no such statistics unless asked
+        return
+    # After chunk 1, after chunk 2 (each a doubling), and at the end.
+    assert len(analyzed) == 3
+    assert all('"audit_querylogentry"' in sql and '"audit_importrow"' in sql for sql in analyzed)
