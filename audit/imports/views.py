@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
 
 from audit.imports import exports, selectors, services, staging
@@ -177,7 +177,7 @@ class ImportsView(ImportPageMixin, TemplateView):
         return response
 
 
-STAGES = {"checking": _lazy("Checking"), "importing": _lazy("Importing")}
+STAGES = {"checking": gettext_lazy("Checking"), "importing": gettext_lazy("Importing")}
 
 
 def _progress_line(stage: str, done: int, total: int | None) -> str:
