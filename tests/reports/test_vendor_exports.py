@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.imports.models import ImportRow, RowMatch, RowRecording
+from tests.audit.imports.test_public_privacy import MARKERS  # the same markers, one list
 from tests.reports.helpers import CHICAGO, QueryMaker, local_time
 from tests.reports.pages import ReportPage, parse_csv
 from tests.reports.test_council_pages import check_every_table
@@ -290,15 +291,6 @@ def test_an_import_invalidates_the_cached_page_without_a_new_head(maker, anon_cl
 
 def test_signed_in_staff_see_the_same_public_figures(recent_export, client_for):
     assert public_rows(client_for("council")) == expected_public()
-
-
-MARKERS = {
-    "operator": "Vendormark Quillon",
-    "plate": "VPLT771",
-    "reason": "Reason marker RSNMARK4402 near the old depot",
-    "case": "VCASE-2026-55120",
-    "row_id": "VROWMARK-9931",
-}
 
 
 def test_no_private_field_of_an_import_reaches_a_public_page(maker, anon_client):
