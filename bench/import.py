@@ -273,7 +273,7 @@ def run(args, tmp: Path, database_url: str | None) -> int:
         ensure_reference_data()
         from django.db import connection
 
-        from audit.imports import services
+        from audit.imports import reconciliation, services
         from audit.imports.models import AgencyAlias
         from audit.imports.progress import BarProgress
         from audit.models import Agency, QueryLogEntry
@@ -299,7 +299,7 @@ def run(args, tmp: Path, database_url: str | None) -> int:
         peak_growth_mb = (rss_kib("VmHWM") - rss_before) / 1024 if peak_known else None
 
         started, cpu = time.perf_counter(), cpu_seconds()
-        reconciled = services.reconcile(vendor_import=result.vendor_import, progress=progress)
+        reconciled = reconciliation.reconcile(vendor_import=result.vendor_import, progress=progress)
         reconcile_s, reconcile_cpu = time.perf_counter() - started, cpu_seconds() - cpu
         progress.close()
         entries_after = QueryLogEntry.objects.count()

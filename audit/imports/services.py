@@ -1,4 +1,4 @@
-"""Every write of vendor imports: importing an export file and reconciling its rows with the log.
+"""Importing a vendor's export file into the log (reconciling it again later: `reconciliation`).
 
 An import reads the file twice. The first pass (`reading`) checks every row and writes nothing:
 a file with any problem is refused whole, naming each line. The second pass writes in chunks,
@@ -11,16 +11,14 @@ the rows the log has no entry for are recorded into it through the log's bulk re
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import BinaryIO
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.flags.services import reflag_entries
 from audit.imports.errors import ExportRefused, ProblemList
 from audit.imports.formats import FLOCK, VendorRow
-from audit.imports.matching import Names, Side, in_chunks, match, sides_of, tolerance
+from audit.imports.matching import Names, Side, match, sides_of, tolerance
 from audit.imports.models import ImportRow, ImportSource, RowMatch, RowRecording, VendorImport
 from audit.imports.normalize import RepeatNumbering
 from audit.imports.reading import (  # noqa: F401  (the import service's public names)
@@ -34,6 +32,7 @@ from audit.imports.reading import (  # noqa: F401  (the import service's public 
 )
 from audit.imports.selectors import import_integrations
 from audit.log.bulk import (
+    Checkpoints,
     insert_rows,
     insert_through_staging,
     refresh_statistics,
@@ -75,7 +74,7 @@ class ImportResult:
     dry_run: bool = False
 
 
-# An import row's columns in the order `_Writer._insert_rows` builds them; a column added to
+# An import row's columns in the order `_Writer._row_values` builds them; a column added to
 # the model without a default fails every insert, and a test checks the list covers them all.
 _ROW_FIELD_NAMES = (
     "vendor_import", "line", "source", "row_key", "occurred_at", "local_date", "technology",
@@ -171,24 +170,26 @@ class ImportRun:
         done = 0
         yield "importing", done, scan.rows_read
         chunk: list[VendorRow] = []
-        for row in reader_for(spec).rows(self.binary, problems):
-            if row.row_key in scan.repeats:
-                row = _rekeyed(row, numbering.key(row.row_key))
-            chunk.append(row)
-            if len(chunk) == CHUNK:
-                writer.write(chunk, result)
+        # SQLite: each chunk's WAL is copied into the database while the next one is read.
+        with Checkpoints() as checkpoints:
+            for row in reader_for(spec).rows(self.binary, problems):
+                if row.row_key in scan.repeats:
+                    row = _rekeyed(row, numbering.key(row.row_key))
+                chunk.append(row)
+                if len(chunk) == CHUNK:
+                    writer.write(chunk, result, checkpoints)
+                    done += len(chunk)
+                    chunk = []
+                    writer.chunks += 1
+                    if writer.chunks & (writer.chunks - 1) == 0:  # after chunks 1, 2, 4, 8, ...
+                        refresh_statistics(GROWN)
+                    yield "importing", done, scan.rows_read
+            if problems:  # the file changed since it was checked
+                raise ExportRefused.from_list(problems)
+            if chunk:
+                writer.write(chunk, result, checkpoints)
                 done += len(chunk)
-                chunk = []
-                writer.chunks += 1
-                if writer.chunks & (writer.chunks - 1) == 0:  # after chunks 1, 2, 4, 8, ...
-                    refresh_statistics(GROWN)
                 yield "importing", done, scan.rows_read
-        if problems:  # the file changed since it was checked
-            raise ExportRefused.from_list(problems)
-        if chunk:
-            writer.write(chunk, result)
-            done += len(chunk)
-            yield "importing", done, scan.rows_read
         refresh_statistics(GROWN)
 
 
@@ -241,14 +242,18 @@ class _Writer:
         self.local_tz = timezone.get_default_timezone()
         self.chunks = 0  # full chunks written
 
-    def write(self, rows: list[VendorRow], result: ImportResult) -> None:
+    def write(self, rows: list[VendorRow], result: ImportResult, checkpoints: Checkpoints) -> None:
+        # What needs no database is done before the chunk's transaction (and while the last
+        # chunk's WAL is copied).
+        sides = sides_of(rows, self.names)
+        values = self._row_values(rows, sides)
+        checkpoints.wait()
         with transaction.atomic():
             # The log's append lock, for the whole chunk (every import writer takes it too).
             LogState.objects.select_for_update().get(id=1)
-            sides = sides_of(rows, self.names)
             # A key some import kept already is not inserted again (nor a key repeated in the
             # chunk); the rows inserted now tell which of the chunk's rows are new.
-            ids = self._insert_rows(rows, sides)
+            ids = self._insert_rows(values)
             fresh = [i for i, row in enumerate(rows) if ids.get(row.row_key, (0, 0))[1] == row.line]
             result.duplicates += len(rows) - len(fresh)
             if not fresh:
@@ -259,30 +264,19 @@ class _Writer:
                 window=self.window,
                 excluded=self.excluded,
             )
-            RowMatch.objects.bulk_create(
-                [
-                    RowMatch(
-                        vendor_import=self.vendor_import,
-                        row_id=ids[rows[index].row_key][0],
-                        entry_id=sequence,
-                        seconds_apart=seconds,
-                    )
-                    for index, (sequence, seconds) in matched.items()
-                ],
-                batch_size=1000,
-            )
+            row_ids = {i: ids[rows[i].row_key][0] for i in fresh}
+            store_matches(self.vendor_import, matched, row_ids)
             recorded = record_rows(
                 vendor_import=self.vendor_import,
                 source=self.source,
                 rows=[
-                    (ids[rows[i].row_key][0], _query_input(rows[i], sides[i]))
-                    for i in fresh
-                    if i not in matched
+                    (row_ids[i], query_input(rows[i], sides[i])) for i in fresh if i not in matched
                 ],
             )
             result.kept += len(fresh)
             result.matched += len(matched)
             result.recorded += recorded
+        checkpoints.committed()
 
     def _new_ids(self, after: int) -> dict[str, tuple[int, int]]:
         """{row_key: (id, line)} of the rows this import inserted with ids above `after`.
@@ -309,8 +303,8 @@ class _Writer:
             cursor.execute(f"SELECT MAX(id) FROM {table}")  # noqa: S608
             return cursor.fetchone()[0] or 0
 
-    def _insert_rows(self, rows: list[VendorRow], sides: list[Side]) -> dict[str, tuple[int, int]]:
-        """Insert the chunk's rows whose keys are new; {row_key: (id, line)} of those."""
+    def _row_values(self, rows: list[VendorRow], sides: list[Side]) -> list[tuple]:
+        """The chunk's rows as ImportRow values (`_ROW_FIELD_NAMES`), a key's first row only."""
         adapt_dt = utc_datetime_adapter()
         adapt_date = connection.ops.adapt_datefield_value
         local_tz = self.local_tz
@@ -337,6 +331,10 @@ class _Writer:
                     row.case_number, row.networks, row.scope, dumps(row.as_read),
                 )
             )  # fmt: skip
+        return values
+
+    def _insert_rows(self, values: list[tuple]) -> dict[str, tuple[int, int]]:
+        """Insert the rows whose keys are new; {row_key: (id, line)} of those."""
         # Both databases: a row whose (source, row_key) is kept already is skipped.
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":  # COPY, and the new rows' ids at once
@@ -355,7 +353,7 @@ class _Writer:
         return self._new_ids(last_id)
 
 
-def _query_input(row, side: Side) -> QueryInput:
+def query_input(row, side: Side) -> QueryInput:
     """The log's query for a vendor row (a VendorRow, or an ImportRow kept earlier)."""
     return QueryInput(
         technology=getattr(row, "technology_id", None) or row.technology,
@@ -372,6 +370,23 @@ def _query_input(row, side: Side) -> QueryInput:
         scope=row.scope,
         result_count=None,
         client_ref=row.row_key,
+    )
+
+
+def store_matches(vendor_import: VendorImport, matched: dict, row_ids) -> None:
+    """Link rows to the entries they matched: `matched` maps a row's index (its Side's) to
+    (entry sequence, seconds apart), `row_ids` (a list or a dict) the index to the row's id."""
+    RowMatch.objects.bulk_create(
+        [
+            RowMatch(
+                vendor_import=vendor_import,
+                row_id=row_ids[index],
+                entry_id=sequence,
+                seconds_apart=seconds,
+            )
+            for index, (sequence, seconds) in matched.items()
+        ],
+        batch_size=1000,
     )
 
 
@@ -395,103 +410,3 @@ def record_rows(
         ],
     )
     return len(results)
-
-
-# -- reconciliation ------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _KeptRow:
-    """What reconciling needs of a kept row (names as in ImportRow's values, the last one the
-    entry recorded from the row)."""
-
-    id: int
-    occurred_at: datetime
-    target_fingerprint: str
-    agency_name: str
-    operator_name: str
-    technology: str
-    query_type: str
-    reason: str
-    case_number: str
-    scope: str
-    row_key: str
-    recorded_entry: int | None  # the entry recorded from the row, if any
-
-
-@dataclass
-class ReconcileResult:
-    rows: int = 0
-    matched: int = 0
-    recorded: int = 0
-    reflagged: int = 0  # entries recorded from rows whose match changed
-
-
-def reconcile(*, vendor_import: VendorImport, progress: Progress | None = None) -> ReconcileResult:
-    """Recompute which of an import's rows the log holds an entry for, under today's aliases
-    and tolerance; a row left with neither a match nor an entry recorded from it is recorded.
-
-    Works chunk by chunk, each in its own transaction, so the log stays writable meanwhile.
-    """
-    progress = progress or Progress()
-    progress.start("reconciling", vendor_import.rows.count())
-    source = import_source(source=vendor_import.source, agency=vendor_import.agency)
-    names = Names(vendor_import.agency.code)
-    window = tolerance()
-    excluded = import_integrations()
-    result = ReconcileResult()
-    last = 0
-    while True:
-        # Plain values, not model instances: building a million of those was most of the cost.
-        rows = [
-            _KeptRow(*values)
-            for values in ImportRow.objects.filter(vendor_import=vendor_import, id__gt=last)
-            .order_by("id")
-            .values_list(*_KeptRow.__slots__[:-1], "recording__entry")[:CHUNK]
-        ]
-        if not rows:
-            return result
-        last = rows[-1].id
-        with transaction.atomic():
-            LogState.objects.select_for_update().get(id=1)
-            ids = [row.id for row in rows]
-            had_match: set[int] = set()
-            for part in in_chunks(ids):
-                matches = RowMatch.objects.filter(row_id__in=part)
-                had_match.update(matches.values_list("row_id", flat=True))
-                matches.delete()
-            sides = sides_of(rows, names)
-            matched = match(
-                sides, technology=vendor_import.technology_id, window=window, excluded=excluded
-            )
-            RowMatch.objects.bulk_create(
-                [
-                    RowMatch(
-                        vendor_import=vendor_import,
-                        row_id=rows[index].id,
-                        entry_id=sequence,
-                        seconds_apart=seconds,
-                    )
-                    for index, (sequence, seconds) in matched.items()
-                ],
-                batch_size=1000,
-            )
-            orphans = [
-                (rows[i].id, _query_input(rows[i], sides[i]))
-                for i in range(len(rows))
-                if i not in matched and rows[i].recorded_entry is None
-            ]
-            result.recorded += record_rows(vendor_import=vendor_import, source=source, rows=orphans)
-            # An entry recorded from a row that is now matched (or no longer) gains or loses
-            # not-logged-by-rtcc: the center did (or did not) log the search after all.
-            changed = [
-                row.recorded_entry
-                for i, row in enumerate(rows)
-                if row.recorded_entry is not None and (i in matched) != (row.id in had_match)
-            ]
-            for part in in_chunks(changed):
-                reflag_entries(part)
-            result.reflagged += len(changed)
-        result.rows += len(rows)
-        result.matched += len(matched)
-        progress.advance(len(rows))

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.imports import services
+from audit.imports import reconciliation
 from audit.imports.models import VendorImport
 from audit.imports.progress import BarProgress
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         progress = BarProgress(self.stderr, disable=options["no_progress"])
         try:
             for vendor_import in chosen.select_related("agency"):
-                result = services.reconcile(vendor_import=vendor_import, progress=progress)
+                result = reconciliation.reconcile(vendor_import=vendor_import, progress=progress)
                 progress.close()
                 self.stdout.write(
                     f"Import {vendor_import.pk}: {result.rows} rows, {result.matched} matched "

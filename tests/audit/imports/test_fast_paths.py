@@ -42,7 +42,7 @@ def test_flags_stored_at_import_equal_the_flags_recomputed_from_the_log(known_na
 
 
 def test_the_row_writer_writes_every_column_of_an_import_row():
-    # _insert_rows builds plain tuples in the order of this list: a column added to ImportRow
+    # _row_values builds plain tuples in the order of this list: a column added to ImportRow
     # must be added to it (and to the tuple the writer builds).
     from audit.imports.models import ImportRow
 
@@ -105,3 +105,32 @@ def test_an_import_refreshes_the_planner_statistics_on_postgresql(known_names, m
     # After chunk 1, after chunk 2 (each a doubling), and at the end.
     assert len(analyzed) == 3
     assert all('"audit_querylogentry"' in sql and '"audit_importrow"' in sql for sql in analyzed)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stage", ["import", "reconcile"])
+def test_each_chunk_waits_for_the_last_ones_checkpoint_and_starts_the_next(
+    known_names, monkeypatch, stage
+):
+    """On SQLite the WAL of each chunk is copied in the background (audit.log.bulk.Checkpoints):
+    every chunk waits for the copy of the one before it, before its own transaction, and
+    starts its own after committing; the automatic checkpoint is back at the end."""
+    from django.db import connection
+
+    from audit.imports import reconciliation
+    from audit.log import bulk
+
+    calls = []
+    monkeypatch.setattr(bulk.Checkpoints, "wait", lambda self: calls.append("wait"))
+    monkeypatch.setattr(bulk.Checkpoints, "committed", lambda self: calls.append("committed"))
+    monkeypatch.setattr(services, "CHUNK", 2)  # 5 rows: 3 chunks
+    monkeypatch.setattr(reconciliation, "CHUNK", 2)
+    result = run_import("flock_standard.csv")
+    if stage == "reconcile":
+        calls.clear()
+        reconciliation.reconcile(vendor_import=result.vendor_import)
+    assert calls == ["wait", "committed"] * 3 + ["wait"]  # the last wait: leaving the run
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            assert cursor.fetchone()[0] == 1000

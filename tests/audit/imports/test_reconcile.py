@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from audit.flags import rules
 from audit.flags.rules import NOT_LOGGED_BY_RTCC
-from audit.imports import selectors, services
+from audit.imports import reconciliation, selectors
 from audit.imports.models import ImportRow, RowMatch, RowRecording, VendorImport
 from audit.models import QueryFlag, QueryLogEntry
 from tests.audit.imports.conftest import run_import
@@ -89,7 +89,7 @@ def test_reconcile_recomputes_under_a_new_tolerance(rtcc_log, settings, candidat
     vendor_import = VendorImport.objects.get()
 
     settings.SIGHTLINE_RECONCILE_TOLERANCE_MINUTES = 1
-    narrow = services.reconcile(vendor_import=vendor_import)
+    narrow = reconciliation.reconcile(vendor_import=vendor_import)
     # A (108 s off) and E (3 min off) no longer match: their rows are recorded now.
     assert (narrow.rows, narrow.matched, narrow.recorded) == (5, 0, 2)
     assert lists(vendor_import)["sightline"] == sorted(
@@ -121,7 +121,7 @@ def test_aliases_edited_later_change_the_match(rtcc_log, known_names, candidates
     assert "id:f-1005" in lists(vendor_import)["vendor"]
     # C was Pat Other (B5000); say the vendor's "Jane Analyst" account was Pat's.
     OperatorAlias.objects.create(name="jane  analyst", operator=known_names["other"])
-    services.reconcile(vendor_import=vendor_import)
+    reconciliation.reconcile(vendor_import=vendor_import)
     matched = lists(vendor_import)["matched"]
     assert matched["id:f-1002"] == rtcc_log["C"]
     assert "id:f-1001" not in matched  # A was B4107's
@@ -153,7 +153,7 @@ def test_an_entry_recorded_from_a_row_matched_later_loses_not_logged_by_rtcc(rtc
 
     # Narrow: A's and E's rows lose their matches and are recorded (and flagged).
     settings.SIGHTLINE_RECONCILE_TOLERANCE_MINUTES = 1
-    narrow = services.reconcile(vendor_import=vendor_import)
+    narrow = reconciliation.reconcile(vendor_import=vendor_import)
     a, e = recorded_from("id:f-1001"), recorded_from("id:f-1004")
     assert not_logged() == first | {a, e}
     assert narrow.reflagged == 0  # recorded now, flagged as they were recorded
@@ -176,6 +176,6 @@ def test_an_entry_recorded_from_a_row_matched_later_loses_not_logged_by_rtcc(rtc
 
     # Narrow once more: the flag comes back (nothing recorded twice).
     settings.SIGHTLINE_RECONCILE_TOLERANCE_MINUTES = 1
-    again = services.reconcile(vendor_import=vendor_import)
+    again = reconciliation.reconcile(vendor_import=vendor_import)
     assert (again.recorded, again.reflagged) == (0, 2)
     assert not_logged() == first | {a, e}
