@@ -5,11 +5,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 
 @dataclass(frozen=True)
 class Period:
-    """An inclusive range of local dates with a human label."""
+    """An inclusive range of local dates with a human label (in the language active when the
+    period was made: periods are made per request)."""
 
     start: date
     end: date
@@ -42,13 +46,15 @@ def _last_day(year: int, month: int) -> int:
 def month(year: int, number: int) -> Period:
     start = date(year, number, 1)
     end = date(year, number, _last_day(year, number))
-    return Period(start, end, start.strftime("%B %Y"), "month")
+    return Period(start, end, date_format(start, "YEAR_MONTH_FORMAT"), "month")
 
 
 def quarter(year: int, number: int) -> Period:
     start = date(year, 3 * number - 2, 1)
     end = add_months(start, 3) - timedelta(days=1)
-    return Period(start, end, f"Q{number} {year}", "quarter")
+    return Period(
+        start, end, _("Q%(number)d %(year)d") % {"number": number, "year": year}, "quarter"
+    )
 
 
 def calendar_year(year: int) -> Period:
@@ -68,11 +74,12 @@ def fiscal_year(number: int) -> Period:
     first_month = settings.SIGHTLINE_FISCAL_YEAR_START_MONTH
     start = date(number - 1 if first_month > 1 else number, first_month, 1)
     end = add_months(start, 12) - timedelta(days=1)
-    return Period(start, end, f"FY{number}", "fiscal-year")
+    return Period(start, end, _("FY%(year)d") % {"year": number}, "fiscal-year")
 
 
 def custom(start: date, end: date) -> Period:
-    return Period(start, end, f"{start.isoformat()} to {end.isoformat()}", "custom")
+    label = _("%(start)s to %(end)s") % {"start": start.isoformat(), "end": end.isoformat()}
+    return Period(start, end, label, "custom")
 
 
 def previous(period: Period) -> Period:
@@ -164,7 +171,9 @@ def to_date(period: Period, through: date) -> Period:
 
 
 def _so_far_label(whole: Period, through: date) -> str:
-    return f"{whole.label} to {through.strftime('%b')} {through.day}"
+    # Translators: a Django date format for a short day of the year ("Dec 4").
+    day = date_format(through, pgettext("date format", "M j"))
+    return _("%(period)s to %(day)s") % {"period": whole.label, "day": day}
 
 
 def same_span(period: Period, earlier: Period, span: Period, *, by_days: bool = False) -> Period:
@@ -212,9 +221,9 @@ def compare(period: Period, today: date) -> Comparison:
     before = same_span(period, previous(period), current, by_days=period.kind == "custom")
     year = same_span(period, year_earlier(period), current)
     if before == year:
-        earlier: tuple[Earlier, ...] = (Earlier(before, "Change"),)
+        earlier: tuple[Earlier, ...] = (Earlier(before, _("Change")),)
     else:
-        earlier = (Earlier(before, "Change"), Earlier(year, "Change on year"))
+        earlier = (Earlier(before, _("Change")), Earlier(year, _("Change on year")))
     return Comparison(
         chosen=period,
         current=current,

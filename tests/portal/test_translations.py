@@ -16,7 +16,7 @@ def _unquote(lines: list[str]) -> str:
 
 
 def entries() -> list[dict]:
-    """(msgid, msgid_plural, msgstr forms, flags) of every entry of the .po file."""
+    """(msgctxt, msgid, msgid_plural, msgstr forms, flags) of every entry of the .po file."""
     found, current, key = [], None, None
     for raw in [*PO.read_text(encoding="utf-8").splitlines(), ""]:
         line = raw.strip()
@@ -30,6 +30,9 @@ def entries() -> list[dict]:
             current["flags"] += line
         elif line.startswith("#"):
             continue
+        elif line.startswith("msgctxt"):
+            key = "context"
+            current[key] = [line]
         elif line.startswith("msgid_plural"):
             key = "plural"
             current[key] = [line]
@@ -46,6 +49,7 @@ def entries() -> list[dict]:
     for entry in found:
         entry["msgid"] = _unquote(entry["msgid"])
         entry["plural"] = _unquote(entry["plural"]) if "plural" in entry else None
+        entry["context"] = _unquote(entry["context"]) if "context" in entry else None
         entry["strs"] = {k: _unquote(v) for k, v in entry["strs"].items()}
     return found
 
@@ -78,6 +82,10 @@ def test_the_compiled_catalogue_matches_the_po_file():
     for entry in entries():
         if entry["msgid"] == "" or entry["plural"]:
             continue
-        assert catalogue.gettext(entry["msgid"]) == entry["strs"]["msgstr"], (
+        if entry["context"] is None:
+            compiled = catalogue.gettext(entry["msgid"])
+        else:
+            compiled = catalogue.pgettext(entry["context"], entry["msgid"])
+        assert compiled == entry["strs"]["msgstr"], (
             f"{entry['msgid']!r}: the .mo file is out of date (make messages)"
         )

@@ -485,3 +485,23 @@ def test_picker_params_choose_the_same_period(july_fy, period):
     form = PeriodPickerForm(periods.picker_params(period))
     assert form.is_valid(), form.errors
     assert form.period() == period
+
+
+def test_period_labels_are_in_the_language_of_the_request(july_fy):
+    """Periods are made per request: their labels and change headings follow its language."""
+    from django.utils import translation
+
+    with translation.override("es"):
+        assert periods.month(2026, 12).label == "diciembre de 2026"
+        assert periods.quarter(2026, 4).label == "T4 2026"
+        assert periods.fiscal_year(2026).label == "FY2026"
+        assert periods.custom(date(2026, 1, 1), date(2026, 1, 31)).label == (
+            "2026-01-01 a 2026-01-31"
+        )
+        comparison = periods.compare(periods.fiscal_year(2027), date(2026, 12, 5))
+        assert comparison.current.label == "FY2027 hasta el 4 dic"
+        assert comparison.earlier[0].change_label == "Variación"
+        by_month = periods.compare(periods.month(2026, 3), date(2026, 4, 10))
+        assert [e.change_label for e in by_month.earlier] == ["Variación", "Variación interanual"]
+    # And in English again outside the block.
+    assert periods.quarter(2026, 4).label == "Q4 2026"
