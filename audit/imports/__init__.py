@@ -4,9 +4,9 @@ What it holds: the readers of export files (`readers`, `formats`, `mapping`, `ti
 `normalize`), the first pass that checks a file and writes nothing (`reading`), the
 append-only record of each import and its rows (`models`), the import's writes (`services`),
 reconciling an import again (`reconciliation`), the pairing of vendor rows with log entries
-(`matching`), the not-logged-by-rtcc flag source (`flagging`), the reads that pages, commands and `reports` use
-(`selectors`, `exports`), the upload pages (`views`, `forms`, `urls`, `staging`, `admin`),
-and the demo export `seed_demo` imports (`demo`).
+(`matching`), the not-logged-by-rtcc flag source (`flagging`), the reads that pages, commands
+and `reports` use (`selectors`, `exports`), the upload pages (`views`, `forms`, `urls`,
+`staging`, `admin`), and the demo export `seed_demo` imports (`demo`).
 
 What it may import: the standard library, Django, openpyxl and tqdm; from `audit`, only the
 log's public surface (`audit.log.services.record_queries`, `audit.log.parsing.QueryInput` and
