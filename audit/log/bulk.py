@@ -138,10 +138,20 @@ class Checkpoints:
                 return self
             cursor.execute("PRAGMA wal_autocheckpoint")
             self._autocheckpoint = cursor.fetchone()[0]
+        try:
+            # Opened here, used only by the thread (one at a time, so sharing it is safe).
+            copier = sqlite3.connect(
+                str(db.settings_dict["NAME"]), timeout=30, check_same_thread=False
+            )
+            copier.execute("PRAGMA synchronous=NORMAL")  # as the site's connections
+        except sqlite3.Error:  # then the committing connection keeps copying, as always
+            logger.exception("Could not open the database for background WAL checkpoints")
+            self.failures += 1
+            return self
+        with db.cursor() as cursor:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
-        path = str(db.settings_dict["NAME"])
         self._thread = threading.Thread(
-            target=self._run, args=(path,), name="sqlite-checkpoints", daemon=True
+            target=self._run, args=(copier,), name="sqlite-checkpoints", daemon=True
         )
         self._thread.start()
         return self
@@ -170,16 +180,8 @@ class Checkpoints:
             # Values come from SQLite itself (an integer), not from input.
             cursor.execute(f"PRAGMA wal_autocheckpoint={int(self._autocheckpoint)}")
 
-    def _run(self, path: str) -> None:
+    def _run(self, database: sqlite3.Connection) -> None:
         try:
-            database = sqlite3.connect(path, timeout=30)
-        except sqlite3.Error:  # then the automatic checkpoint is back when the run ends
-            logger.exception("Could not open the database for background WAL checkpoints")
-            self.failures += 1
-            self._idle.set()
-            return
-        try:
-            database.execute("PRAGMA synchronous=NORMAL")  # as the site's connections
             while True:
                 self._wanted.wait()
                 self._wanted.clear()
@@ -188,7 +190,7 @@ class Checkpoints:
                 try:
                     # PASSIVE: copies what is committed, never waits for readers or writers.
                     database.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
+                except sqlite3.Error:  # the next chunk's copy tries again
                     self.failures += 1
                     logger.exception("Background WAL checkpoint failed")
                 finally:

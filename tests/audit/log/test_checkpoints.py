@@ -98,8 +98,10 @@ def test_a_checkpoint_that_cannot_open_the_database_never_blocks_the_writer(wal_
     real_name = wrapper.settings_dict["NAME"]
     wrapper.settings_dict["NAME"] = "/nonexistent/directory/db.sqlite3"
     try:
-        # The thread cannot open its own connection: the writes still go through.
+        # No connection of its own: the committing connection keeps copying, as always.
         with Checkpoints(using=wrapper) as checkpoints:
+            assert not checkpoints.active
+            assert autocheckpoint(wrapper) == 1000
             sizes = write_chunks(wrapper, wal, checkpoints)
     finally:
         wrapper.settings_dict["NAME"] = real_name
