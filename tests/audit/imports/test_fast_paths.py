@@ -129,7 +129,10 @@ def test_each_chunk_waits_for_the_last_ones_checkpoint_and_starts_the_next(
     if stage == "reconcile":
         calls.clear()
         reconciliation.reconcile(vendor_import=result.vendor_import)
-    assert calls == ["wait", "committed"] * 3 + ["wait"]  # the last wait: leaving the run
+    if connection.vendor == "sqlite":  # the test database is a file in WAL mode
+        assert calls == ["wait", "committed"] * 3 + ["wait"]  # the last wait: leaving the run
+    else:  # PostgreSQL: the calls are made, and do nothing
+        assert calls == ["wait", "committed"] * 3
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_autocheckpoint")
