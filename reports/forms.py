@@ -19,15 +19,20 @@ KINDS = [
 class PeriodPickerForm(forms.Form):
     kind = forms.ChoiceField(choices=KINDS, label=_("Period"))
     year = forms.IntegerField(
+        label=_("Year"),
         min_value=2000,
         max_value=2100,
         required=False,
         help_text=_("For a fiscal year, the year it ends in."),
     )
-    quarter = forms.IntegerField(min_value=1, max_value=4, required=False)
-    month = forms.IntegerField(min_value=1, max_value=12, required=False)
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    quarter = forms.IntegerField(label=_("Quarter"), min_value=1, max_value=4, required=False)
+    month = forms.IntegerField(label=_("Month"), min_value=1, max_value=12, required=False)
+    start = forms.DateField(
+        label=_("Start"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("End"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     REQUIRED = {
         "fiscal-year": ("year",),

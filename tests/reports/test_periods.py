@@ -505,3 +505,13 @@ def test_period_labels_are_in_the_language_of_the_request(july_fy):
         assert [e.change_label for e in by_month.earlier] == ["Variación", "Variación interanual"]
     # And in English again outside the block.
     assert periods.quarter(2026, 4).label == "Q4 2026"
+
+
+def test_the_period_picker_speaks_the_language_of_the_request():
+    from django.utils import translation
+
+    from reports.forms import PeriodPickerForm
+
+    with translation.override("es"):
+        labels = [str(field.label) for field in PeriodPickerForm()]
+    assert labels == ["Período", "Año", "Trimestre", "Mes", "Desde", "Hasta"]
