@@ -121,7 +121,7 @@ class Checkpoints:
         self._idle.set()
         self._stopping = False
         self._autocheckpoint = 0
-        self.failures = 0  # checkpoints that raised (logged; the automatic one then catches up)
+        self.failures = 0  # copies that raised, or a copier that could not open (each logged)
 
     @property
     def active(self) -> bool:
