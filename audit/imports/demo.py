@@ -19,7 +19,7 @@ from django.utils import timezone
 from audit.imports import services
 from audit.imports.formats import FLOCK, FLOCK_TECHNOLOGY
 from audit.imports.models import AgencyAlias
-from audit.imports.normalize import case_number, flock_query_type
+from audit.imports.normalize import ScopeRule, case_number, flock_query_type
 from audit.log.parsing import QueryInput, fingerprint_target
 from audit.log.services import record_queries
 from audit.models import Integration, Operator
@@ -96,7 +96,7 @@ def seed_vendor_import(
                     supervisor="",
                     requesting_agency=agency.code,
                     on_behalf_of="",
-                    scope="national" if networks > 1 else "local",
+                    scope=ScopeRule().scope(networks, search_type),  # as the import reads it
                     result_count=None,
                     client_ref=f"demo-console-{n:06d}",
                 )
