@@ -101,7 +101,8 @@ _ZONE_SUFFIX = re.compile(r"(?P<name>.+?)\s*\((?P<zone>[^()]+)\)")
 
 
 # Not frozen: a frozen dataclass's __init__ costs seven times a plain one's, and an import
-# builds two per row. Nothing changes a VendorRow once built.
+# builds two per row. Only the import's second pass changes one: a repeated key numbered, and
+# `as_read` emptied once the row's values are built (`preparing`).
 @dataclass(slots=True)
 class VendorRow:
     """One search as the vendor recorded it, understood; the raw target is already gone."""
@@ -197,6 +198,8 @@ class ExportReader:
         self._time_reader: TimeReader | None = None
         self._checked_types: set[str] = set()
         self._spreadsheet = False
+        self.records = 0  # data records passed by `rows()`, read or not
+        self.stopped: tuple[int, str] | None = None  # the problem that stopped the reading
 
     # -- records ---------------------------------------------------------------------------
 
@@ -221,22 +224,42 @@ class ExportReader:
         return csv_records(binary, encoding=self.mapping.encoding, delimiter=self.mapping.delimiter)
 
     def rows(
-        self, binary: BinaryIO, problems: ProblemList, *, full_rows: int | None = None
+        self,
+        binary: BinaryIO,
+        problems: ProblemList,
+        *,
+        full_rows: int | None = None,
+        share: tuple[int, int] | None = None,
     ) -> Iterator[VendorRow]:
         """Each row that reads cleanly; every other row adds its problems to `problems`.
 
         Raises ExportRefused at once when the header is not this format's (then no row is
         worth reading). Past the first `full_rows` rows (None: all), rows are read light:
         without `as_read`, and without a fingerprint when the row's key is its vendor ID.
+
+        With `share` (part, parts), only that part of the rows is read, for readers that split
+        a file between them: of the rows with a vendor ID, every parts-th (from the part-th);
+        rows without one (their key is their content, which only a full read tells) go to
+        part 0. `records` counts the data records passed either way.
         """
         records = self._records(binary)
         remaining = -1 if full_rows is None else full_rows
+        part, parts = share or (0, 1)
+        splits = parts > 1
+        id_column = -1
         try:
             for line, cells, spans in records:
                 if not self.header:
                     if self._is_header(line):
                         self._read_header(line, cells)
+                        id_column = self._positions[0] if splits else -1
                     continue
+                self.records += 1
+                if splits:
+                    with_id = 0 <= id_column < len(cells) and str(cells[id_column]).strip()
+                    mine = self.records % parts == part if with_id else part == 0
+                    if not mine:
+                        continue
                 row = self._row(line, cells, spans, problems, light=remaining == 0)
                 if remaining > 0:
                     remaining -= 1
@@ -244,6 +267,7 @@ class ExportReader:
                     yield row
         except ReadStop as stop:
             problems.add(stop.problem.line, stop.problem.message)
+            self.stopped = (stop.problem.line, stop.problem.message)
             return
         finally:
             records.close()

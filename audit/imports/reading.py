@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit.imports.errors import ExportRefused, ProblemList
+from audit.imports.forking import Forked, own_reading
 from audit.imports.formats import (
     FLOCK,
     FLOCK_TECHNOLOGY,
@@ -147,40 +148,107 @@ SCAN_STEP = 10_000
 
 
 def scan_steps(
-    *, binary: BinaryIO, spec: ExportSpec, scan: list, keep: int = PREVIEW_ROWS
+    *,
+    binary: BinaryIO,
+    spec: ExportSpec,
+    scan: list,
+    keep: int = PREVIEW_ROWS,
+    split: bool = False,
 ) -> Iterator[int]:
     """The first pass, yielding the rows read so far every SCAN_STEP rows; the Scan is put in
-    `scan` (a list, empty on entry) once the header is read. Writes nothing."""
+    `scan` (a list, empty on entry) once the header is read. Writes nothing.
+
+    With `split` (and nothing to `keep`), a forked reader process (`forking`) reads half of
+    the rows meanwhile and its findings are added to this one's: the caller has checked that
+    forking is safe here (`forking.can_fork`, `forking.reopenable`).
+    """
     sha256, size = _digest(binary)
     if size == 0:
         raise ExportRefused.single("the file is empty")
-    reader = reader_for(spec)
-    problems = ProblemList()
-    finder = RepeatFinder()
-    found = None
-    for row in reader.rows(binary, problems, full_rows=keep):
+    helper = None
+    share = None
+    if split and keep == 0:
+        helper = Forked(lambda: iter([_scan_part(own_reading(binary), spec, (1, 2))]))
+        share = (0, 2)
+    try:
+        reader = reader_for(spec)
+        problems = ProblemList()
+        finder = RepeatFinder()
+        found = None
+        step = SCAN_STEP
+        for row in reader.rows(binary, problems, full_rows=keep, share=share):
+            if found is None:
+                found = Scan(sha256, size, reader.columns, reader.header, reader.header_line)
+                scan.append(found)
+            found.rows_read += 1
+            if len(found.first_rows) < keep:
+                found.first_rows.append(row)
+            moment = row.occurred_at
+            if found.covers_from is None or moment < found.covers_from:
+                found.covers_from = moment
+            if found.covers_to is None or moment > found.covers_to:
+                found.covers_to = moment
+            if row.row_key.startswith("sha256:"):
+                finder.see(row.row_key)
+            if reader.records >= step:
+                step += SCAN_STEP
+                yield reader.records
         if found is None:
             found = Scan(sha256, size, reader.columns, reader.header, reader.header_line)
             scan.append(found)
-        found.rows_read += 1
-        if len(found.first_rows) < keep:
-            found.first_rows.append(row)
-        moment = row.occurred_at
-        if found.covers_from is None or moment < found.covers_from:
-            found.covers_from = moment
-        if found.covers_to is None or moment > found.covers_to:
-            found.covers_to = moment
-        if row.row_key.startswith("sha256:"):
-            finder.see(row.row_key)
-        if found.rows_read % SCAN_STEP == 0:
-            yield found.rows_read
-    if found is None:
-        found = Scan(sha256, size, reader.columns, reader.header, reader.header_line)
-        scan.append(found)
-    found.problems = problems
-    found.repeats = finder.suspects
+        found.problems = problems
+        found.repeats = finder.suspects
+        if helper is not None:
+            for part in helper:
+                _add_part(found, part, reader.stopped)
+    finally:
+        if helper is not None:
+            helper.close()
     binary.seek(0)
     yield found.rows_read
+
+
+def _scan_part(binary: BinaryIO, spec: ExportSpec, share: tuple[int, int]) -> tuple:
+    """A share of the first pass (`ExportReader.rows`), in a reader process: (rows read, first
+    and last time, problems listed as (line, message), problems in all)."""
+    problems = ProblemList()
+    rows_read, earliest, latest = 0, None, None
+    reader = reader_for(spec)
+    for row in reader.rows(binary, problems, full_rows=0, share=share):
+        rows_read += 1
+        moment = row.occurred_at
+        if earliest is None or moment < earliest:
+            earliest = moment
+        if latest is None or moment > latest:
+            latest = moment
+    listed = [(p.line, p.message) for p in problems.listed]
+    return rows_read, earliest, latest, listed, problems.total, reader.stopped
+
+
+def _add_part(found: Scan, part: tuple, stopped: tuple[int, str] | None) -> None:
+    """Add a reader process's share of the first pass to this process's, which `stopped` at
+    that problem of the file itself (an unreadable CSV), or None."""
+    rows_read, earliest, latest, listed, total, their_stop = part
+    found.rows_read += rows_read
+    if earliest is not None and (found.covers_from is None or earliest < found.covers_from):
+        found.covers_from = earliest
+    if latest is not None and (found.covers_to is None or latest > found.covers_to):
+        found.covers_to = latest
+    if not total:
+        return
+    mine = found.problems
+    # A problem of the file itself stops both readers at the same line: it counts once.
+    shared = stopped is not None and stopped == their_stop
+    if shared:
+        listed = [problem for problem in listed if problem != stopped]
+        total -= 1
+    merged = ProblemList(mine.limit)
+    for line, message in sorted(
+        [(p.line, p.message) for p in mine.listed] + listed, key=lambda problem: problem[0]
+    ):
+        merged.add(line, message)
+    merged.total = mine.total + total
+    found.problems = merged
 
 
 def scan_export(*, binary: BinaryIO, spec: ExportSpec, keep: int = PREVIEW_ROWS) -> Scan:

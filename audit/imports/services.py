@@ -6,21 +6,33 @@ each in its own transaction under the log's append lock, so the log stays writab
 long import: rows already kept (same vendor key, from this file or an earlier one) are skipped,
 each new row is matched to the entry the center logged for the same search (`matching`), and
 the rows the log has no entry for are recorded into it through the log's bulk recording path.
+The rows of each chunk come parsed and prepared (`preparing`); a long file is read by a second
+process too where one can be forked (`forking`): half of the first pass, and the second pass
+ahead of the writer.
 """
 
-import json
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.imports.errors import ExportRefused, ProblemList
-from audit.imports.formats import FLOCK, VendorRow
-from audit.imports.matching import Names, Side, match, sides_of, tolerance
+from audit.imports.errors import ExportRefused
+from audit.imports.forking import can_fork, own_reading, reopenable
+from audit.imports.formats import FLOCK
+from audit.imports.matching import Names, Side, match, tolerance
 from audit.imports.models import ImportRow, ImportSource, RowMatch, RowRecording, VendorImport
-from audit.imports.normalize import RepeatNumbering
+from audit.imports.preparing import (
+    CHUNK,
+    ROW_FIELD_NAMES,
+    Chunk,
+    Preparer,
+    ReadAhead,
+    read_chunks,
+)
 from audit.imports.reading import (  # noqa: F401  (the import service's public names)
     PREVIEW_ROWS,
     ExportSpec,
@@ -33,18 +45,22 @@ from audit.imports.reading import (  # noqa: F401  (the import service's public 
 from audit.imports.selectors import import_integrations
 from audit.log.bulk import (
     Checkpoints,
+    gc_paused,
     insert_rows,
     insert_through_staging,
     refresh_statistics,
-    utc_datetime_adapter,
 )
 from audit.log.parsing import QueryInput
 from audit.log.services import record_queries
 from audit.models import Agency, Integration, LogState, MerkleNode, QueryFlag, QueryLogEntry
 
-CHUNK = 10_000
 # The tables an import grows: on PostgreSQL their statistics are refreshed as they double during
 # an import, and at its end, so that the planner's choices follow their size.
+# SQLite: the writer lets the WAL start again from its beginning every this many chunks (it
+# then holds about that many chunks); in between it writes on while the last one is copied.
+WAIT_EVERY = 4
+# A file larger than this (about 10,000 Flock rows) is read by two processes (`forking`).
+SPLIT_BYTES = 1 << 20
 GROWN = (QueryLogEntry, QueryFlag, MerkleNode, ImportRow, RowRecording, RowMatch)
 
 
@@ -74,16 +90,11 @@ class ImportResult:
     dry_run: bool = False
 
 
-# An import row's columns in the order `_Writer._row_values` builds them; a column added to
-# the model without a default fails every insert, and a test checks the list covers them all.
-_ROW_FIELD_NAMES = (
-    "vendor_import", "line", "source", "row_key", "occurred_at", "local_date", "technology",
-    "query_type", "search_type", "agency_name", "agency_code", "operator_name",
-    "operator_badge", "target_fingerprint", "reason", "case_number", "networks", "scope",
-    "as_read",
-)  # fmt: skip
-_ROW_FIELDS = [ImportRow._meta.get_field(name) for name in _ROW_FIELD_NAMES]
+_ROW_FIELDS = [ImportRow._meta.get_field(name) for name in ROW_FIELD_NAMES]
 _RECORDING_FIELDS = [RowRecording._meta.get_field(n) for n in ("vendor_import", "row", "entry")]
+_MATCH_FIELDS = [
+    RowMatch._meta.get_field(n) for n in ("vendor_import", "row", "entry", "seconds_apart")
+]
 
 
 def _insert_sql(model, fields) -> str:
@@ -128,10 +139,21 @@ class ImportRun:
         self.via = via
         self.dry_run = dry_run
         self.result: ImportResult | None = None
+        self.forks = False  # whether it reads in a second process too (decided in `steps`)
 
     def steps(self) -> Iterator[tuple[str, int, int | None]]:
+        # A long file is read by two processes where a second one can be forked: the first
+        # pass split between them, then the second read ahead of the writer (`forking`).
+        self.forks = (
+            settings.SIGHTLINE_IMPORT_READ_AHEAD
+            and _size(self.binary) > SPLIT_BYTES
+            and can_fork()
+            and reopenable(self.binary)
+        )
         found: list[Scan] = []
-        for done in scan_steps(binary=self.binary, spec=self.spec, scan=found, keep=0):
+        for done in scan_steps(
+            binary=self.binary, spec=self.spec, scan=found, keep=0, split=self.forks
+        ):
             yield "checking", done, None
         scan = found[0]
         if scan.problems:
@@ -164,33 +186,46 @@ class ImportRun:
                 covers_to=scan.covers_to,
             )
         result = self.result = ImportResult(vendor_import=vendor_import, scan=scan)
-        writer = _Writer(vendor_import, source, spec.agency.code)
-        numbering = RepeatNumbering(scan.repeats)
-        problems = ProblemList()
+        writer = _Writer(vendor_import, source)
+        preparer = Preparer(
+            import_id=vendor_import.pk,
+            source=vendor_import.source,
+            names=Names(spec.agency.code),
+        )
+
+        def chunks(binary, size):
+            return read_chunks(
+                binary=binary, spec=spec, repeats=scan.repeats, preparer=preparer, size=size
+            )
+
         done = 0
         yield "importing", done, scan.rows_read
-        chunk: list[VendorRow] = []
+        # A file of more than a chunk is read ahead in a reader process where one can be
+        # forked: before the background WAL copies below start their thread.
+        if scan.rows_read > CHUNK and self.forks:
+            prepared = ReadAhead(lambda size: chunks(own_reading(self.binary), size), CHUNK)
+        else:
+            prepared = chunks(self.binary, CHUNK)
         # SQLite: each chunk's WAL is copied into the database while the next one is read.
-        with Checkpoints() as checkpoints:
-            for row in reader_for(spec).rows(self.binary, problems):
-                if row.row_key in scan.repeats:
-                    row = _rekeyed(row, numbering.key(row.row_key))
-                chunk.append(row)
-                if len(chunk) == CHUNK:
-                    writer.write(chunk, result, checkpoints)
-                    done += len(chunk)
-                    chunk = []
-                    writer.chunks += 1
-                    if writer.chunks & (writer.chunks - 1) == 0:  # after chunks 1, 2, 4, 8, ...
-                        refresh_statistics(GROWN)
-                    yield "importing", done, scan.rows_read
-            if problems:  # the file changed since it was checked
-                raise ExportRefused.from_list(problems)
-            if chunk:
+        with (
+            closing(prepared),
+            Checkpoints(every=WAIT_EVERY) as checkpoints,
+        ):
+            for chunk in prepared:
                 writer.write(chunk, result, checkpoints)
-                done += len(chunk)
+                done += len(chunk.rows)
+                writer.chunks += 1
+                if writer.chunks & (writer.chunks - 1) == 0:  # after chunks 1, 2, 4, 8, ...
+                    refresh_statistics(GROWN)
                 yield "importing", done, scan.rows_read
         refresh_statistics(GROWN)
+
+
+def _size(binary: BinaryIO) -> int:
+    binary.seek(0, 2)
+    size = binary.tell()
+    binary.seek(0)
+    return size
 
 
 def import_export(
@@ -222,33 +257,21 @@ def import_export(
     return run.result
 
 
-def _rekeyed(row: VendorRow, key: str) -> VendorRow:
-    if key == row.row_key:
-        return row
-    fields = {name: getattr(row, name) for name in row.__slots__}
-    fields["row_key"] = key
-    return VendorRow(**fields)
-
-
 class _Writer:
     """Writes one import's rows chunk by chunk, each chunk in one transaction."""
 
-    def __init__(self, vendor_import: VendorImport, source: ImportSource, home_code: str):
+    def __init__(self, vendor_import: VendorImport, source: ImportSource):
         self.vendor_import = vendor_import
         self.source = source
-        self.names = Names(home_code)
         self.window = tolerance()
         self.excluded = import_integrations()
-        self.local_tz = timezone.get_default_timezone()
-        self.chunks = 0  # full chunks written
+        self.chunks = 0  # chunks written
 
-    def write(self, rows: list[VendorRow], result: ImportResult, checkpoints: Checkpoints) -> None:
-        # What needs no database is done before the chunk's transaction (and while the last
-        # chunk's WAL is copied).
-        sides = sides_of(rows, self.names)
-        values = self._row_values(rows, sides)
+    def write(self, chunk: Chunk, result: ImportResult, checkpoints: Checkpoints) -> None:
+        # The chunk comes prepared (`preparing`): what needs no database is done.
+        rows, sides, values = chunk.rows, chunk.sides, chunk.values
         checkpoints.wait()
-        with transaction.atomic():
+        with gc_paused(), transaction.atomic():
             # The log's append lock, for the whole chunk (every import writer takes it too).
             LogState.objects.select_for_update().get(id=1)
             # A key some import kept already is not inserted again (nor a key repeated in the
@@ -303,36 +326,6 @@ class _Writer:
             cursor.execute(f"SELECT MAX(id) FROM {table}")  # noqa: S608
             return cursor.fetchone()[0] or 0
 
-    def _row_values(self, rows: list[VendorRow], sides: list[Side]) -> list[tuple]:
-        """The chunk's rows as ImportRow values (`_ROW_FIELD_NAMES`), a key's first row only."""
-        adapt_dt = utc_datetime_adapter()
-        adapt_date = connection.ops.adapt_datefield_value
-        local_tz = self.local_tz
-        import_id = self.vendor_import.pk
-        source = self.vendor_import.source
-        dumps = json.JSONEncoder(ensure_ascii=False).encode
-        days: dict = {}
-        values = []
-        seen: set[str] = set()
-        for row, side in zip(rows, sides, strict=True):
-            if row.row_key in seen:
-                continue  # a key repeated in the chunk: its first row only
-            seen.add(row.row_key)
-            occurred = row.occurred_at
-            day = occurred.astimezone(local_tz).date()
-            local_date = days.get(day)
-            if local_date is None:
-                local_date = days[day] = adapt_date(day)
-            values.append(
-                (
-                    import_id, row.line, source, row.row_key, adapt_dt(occurred), local_date,
-                    row.technology, row.query_type, row.search_type, row.agency_name, side.agency,
-                    row.operator_name, side.badge, row.target_fingerprint, row.reason,
-                    row.case_number, row.networks, row.scope, dumps(row.as_read),
-                )
-            )  # fmt: skip
-        return values
-
     def _insert_rows(self, values: list[tuple]) -> dict[str, tuple[int, int]]:
         """Insert the rows whose keys are new; {row_key: (id, line)} of those."""
         # Both databases: a row whose (source, row_key) is kept already is skipped.
@@ -376,17 +369,14 @@ def query_input(row, side: Side) -> QueryInput:
 def store_matches(vendor_import: VendorImport, matched: dict, row_ids) -> None:
     """Link rows to the entries they matched: `matched` maps a row's index (its Side's) to
     (entry sequence, seconds apart), `row_ids` (a list or a dict) the index to the row's id."""
-    RowMatch.objects.bulk_create(
+    import_id = vendor_import.pk
+    insert_rows(
+        RowMatch,
+        _MATCH_FIELDS,
         [
-            RowMatch(
-                vendor_import=vendor_import,
-                row_id=row_ids[index],
-                entry_id=sequence,
-                seconds_apart=seconds,
-            )
+            (import_id, row_ids[index], sequence, seconds)
             for index, (sequence, seconds) in matched.items()
         ],
-        batch_size=1000,
     )
 
 

@@ -1,10 +1,7 @@
 """Every write to the query log: recording queries and their outcomes, integration keys."""
 
-import gc
 import hashlib
 import os
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -15,7 +12,7 @@ from sightline_verifier.leaf import iso_utc, leaf_hashes_of_rows
 from audit.flags import rules as flags
 from audit.flags.services import flag_new_entries
 from audit.log import signals
-from audit.log.bulk import insert_rows, utc_datetime_adapter
+from audit.log.bulk import gc_paused, insert_rows, utc_datetime_adapter
 from audit.log.nibrs import offense_category
 from audit.log.parsing import QueryInput
 from audit.models import (
@@ -159,35 +156,6 @@ def _in_chunks(values: list) -> list[list]:
     return [values[start : start + size] for start in range(0, len(values), size)]
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def _gc_paused():
-    """Pause the cyclic garbage collector while a batch is recorded (threads nest safely).
-
-    Recording builds a few small tuples and lists per query that all stay alive until the
-    batch is written, so the collector's passes over them find nothing to free; they cost a
-    third of the CPU of a large batch. Nothing is leaked: a cycle made meanwhile is collected
-    by the first pass after the last pause ends.
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
-
-
 def _existing_entries(integration: Integration, refs: list[str]) -> dict[str, QueryLogEntry]:
     """The entries this integration already recorded under any of these client_refs."""
     table = connection.ops.quote_name(QueryLogEntry._meta.db_table)
@@ -228,7 +196,7 @@ def record_queries(*, integration: Integration, queries: list[QueryInput]) -> li
     batches): the work per query is plain Python over tuples, and every table is written with
     one prepared statement (COPY on PostgreSQL), so a large batch costs far less per query.
     """
-    with _gc_paused(), transaction.atomic():
+    with gc_paused(), transaction.atomic():
         return _record(integration, queries)
 
 

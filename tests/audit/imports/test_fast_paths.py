@@ -42,7 +42,7 @@ def test_flags_stored_at_import_equal_the_flags_recomputed_from_the_log(known_na
 
 
 def test_the_row_writer_writes_every_column_of_an_import_row():
-    # _row_values builds plain tuples in the order of this list: a column added to ImportRow
+    # Preparer.values builds plain tuples in the order of this list: a column added to ImportRow
     # must be added to it (and to the tuple the writer builds).
     from audit.imports.models import ImportRow
 
@@ -113,8 +113,9 @@ def test_each_chunk_waits_for_the_last_ones_checkpoint_and_starts_the_next(
     known_names, monkeypatch, stage
 ):
     """On SQLite the WAL of each chunk is copied in the background (audit.log.bulk.Checkpoints):
-    every chunk waits for the copy of the one before it, before its own transaction, and
-    starts its own after committing; the automatic checkpoint is back at the end."""
+    every chunk asks to wait for the copy before its own transaction (the import waits every
+    WAIT_EVERY chunks, reconcile every chunk) and starts its own after committing; the
+    automatic checkpoint is back at the end."""
     from django.db import connection
 
     from audit.imports import reconciliation
@@ -129,10 +130,10 @@ def test_each_chunk_waits_for_the_last_ones_checkpoint_and_starts_the_next(
     if stage == "reconcile":
         calls.clear()
         reconciliation.reconcile(vendor_import=result.vendor_import)
-    if connection.vendor == "sqlite":  # the test database is a file in WAL mode
-        assert calls == ["wait", "committed"] * 3 + ["wait"]  # the last wait: leaving the run
-    else:  # PostgreSQL: the calls are made, and do nothing
-        assert calls == ["wait", "committed"] * 3
+    # On SQLite (the test database is a file in WAL mode) the copy runs in the background and
+    # leaving the run waits for the last one (tests/audit/log/test_checkpoints.py); on
+    # PostgreSQL the calls are made and do nothing.
+    assert calls == ["wait", "committed"] * 3
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_autocheckpoint")

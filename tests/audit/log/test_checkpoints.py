@@ -83,6 +83,27 @@ def test_the_wal_is_copied_in_the_background_and_starts_again_each_chunk(wal_dat
         assert reader.execute("SELECT COUNT(*) FROM item").fetchone()[0] == CHUNKS * ROWS
 
 
+def test_waiting_every_few_chunks_lets_the_wal_hold_about_that_many(wal_database):
+    wrapper, wal = wal_database
+    waited = []
+    with Checkpoints(using=wrapper, every=3) as checkpoints:
+        real_wait = checkpoints._wait_idle
+
+        def counting():
+            waited.append(checkpoints._waits)
+            real_wait()
+
+        checkpoints._wait_idle = counting
+        sizes = write_chunks(wrapper, wal, checkpoints)
+    assert checkpoints.failures == 0
+    # Waited before the 3rd, 6th, 9th and 12th chunk, and for the last copy on leaving.
+    assert waited == [3, 6, 9, 12, 12]
+    one_chunk = sizes[0]
+    assert max(sizes) < 3.5 * one_chunk  # restarted every third chunk at the latest
+    with sqlite3.connect(wrapper.settings_dict["NAME"]) as reader:
+        assert reader.execute("SELECT COUNT(*) FROM item").fetchone()[0] == CHUNKS * ROWS
+
+
 def test_without_checkpoints_the_same_writes_grow_the_wal(wal_database):
     """What the test above guards against: no automatic and no background checkpoint."""
     wrapper, wal = wal_database
