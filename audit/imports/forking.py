@@ -17,6 +17,8 @@ import gc
 import io
 import multiprocessing
 import os
+import pickle
+import queue
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -64,10 +66,14 @@ class Forked:
     and strings read back fastest.
     """
 
-    def __init__(self, make: Callable[[], Iterator], *, name: str = "sightline-import-reader"):
+    def __init__(
+        self, make: Callable[[], Iterator], *, ahead: int = 1, name: str = "sightline-import-reader"
+    ):
         context = multiprocessing.get_context("fork")
         self._receiving, sending = context.Pipe(duplex=False)
-        self._reader = context.Process(target=_run, args=(make, sending), name=name, daemon=True)
+        self._reader = context.Process(
+            target=_run, args=(make, sending, ahead), name=name, daemon=True
+        )
         self._reader.start()
         sending.close()
 
@@ -100,19 +106,41 @@ class Forked:
         self._reader.join()
 
 
-def _run(make: Callable[[], Iterator], sending) -> None:
-    """The reader process: each item down the pipe, then how the reading ended."""
+def _run(make: Callable[[], Iterator], sending, ahead: int) -> None:
+    """The reader process: each item down the pipe, then how the reading ended.
+
+    Items are pickled as soon as they are made and sent by a thread of their own, so the
+    reader runs up to `ahead` items ahead of the importer (as bytes, the smallest form) while
+    the pipe is full.
+    """
     # What the importer held when it forked stays as it is: the collector skips it.
     gc.freeze()
+    outbox: queue.Queue = queue.Queue(maxsize=max(ahead, 1))
+    sender = threading.Thread(target=_send_all, args=(outbox, sending), daemon=True)
+    sender.start()
+
+    def post(message) -> None:
+        outbox.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
     try:
         for item in make():
-            sending.send(("item", item))
+            post(("item", item))
     except ExportRefused as refused:
         problems = [(p.line, p.message) for p in refused.problems]
-        sending.send(("refused", (problems, refused.unlisted)))
+        post(("refused", (problems, refused.unlisted)))
     except BaseException:  # whatever it was, the importer must hear of it
-        sending.send(("failed", traceback.format_exc()))
+        post(("failed", traceback.format_exc()))
     else:
-        sending.send(("done", None))
+        post(("done", None))
     finally:
+        outbox.put(None)
+        sender.join()
         sending.close()
+
+
+def _send_all(outbox: queue.Queue, sending) -> None:
+    while (message := outbox.get()) is not None:
+        try:
+            sending.send_bytes(message)
+        except OSError:  # the importer stopped listening: nothing more to do
+            return

@@ -118,14 +118,19 @@ class ReadAhead:
     """Chunks of `size` rows, read and prepared in a forked reader process (`forking.Forked`)
     in pieces of `PIECE` rows (what `make(PIECE)` yields); iterate, then `close()`.
 
-    The reader holds one piece at a time, not a chunk: its memory stays a quarter of the
-    writer's. A row's key repeated in two pieces of a chunk is in both pieces' values; the
-    writer's insert keeps its first row only, as it does for a key kept by an earlier chunk.
+    The reader holds the objects of one piece at a time, and the pieces it made ahead of the
+    writer (a chunk's worth) as bytes, not a chunk of objects. A row's key repeated in two
+    pieces of a chunk is in both pieces' values; the writer's insert keeps its first row only,
+    as it does for a key kept by an earlier chunk.
     """
 
     def __init__(self, make: Callable[[int], Iterator[Chunk]], size: int = CHUNK):
+        """`make(rows)` yields the prepared pieces of that many rows (in the reader)."""
         self.size = size
-        self._forked = Forked(lambda: (_encoded(piece) for piece in make(min(PIECE, size))))
+        piece = min(PIECE, size)
+        self._forked = Forked(
+            lambda: (_encoded(rows) for rows in make(piece)), ahead=-(-size // piece)
+        )
 
     def __iter__(self) -> Iterator[Chunk]:
         chunk = Chunk([], [], [])

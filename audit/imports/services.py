@@ -54,13 +54,13 @@ from audit.log.parsing import QueryInput
 from audit.log.services import record_queries
 from audit.models import Agency, Integration, LogState, MerkleNode, QueryFlag, QueryLogEntry
 
-# The tables an import grows: on PostgreSQL their statistics are refreshed as they double during
-# an import, and at its end, so that the planner's choices follow their size.
 # SQLite: the writer lets the WAL start again from its beginning every this many chunks (it
 # then holds about that many chunks); in between it writes on while the last one is copied.
 WAIT_EVERY = 4
 # A file larger than this (about 10,000 Flock rows) is read by two processes (`forking`).
 SPLIT_BYTES = 1 << 20
+# The tables an import grows: on PostgreSQL their statistics are refreshed as they double during
+# an import, and at its end, so that the planner's choices follow their size.
 GROWN = (QueryLogEntry, QueryFlag, MerkleNode, ImportRow, RowRecording, RowMatch)
 
 
