@@ -303,3 +303,29 @@ def test_an_import_run_off_the_main_thread_reads_in_that_thread(known_names, tmp
     # rows 12 and 25 repeat the vendor ID before them: skipped.
     assert (outcome["result"].kept, outcome["result"].duplicates) == (28, 2)
     assert forking.can_fork() is True  # this test's own (main) thread may
+
+
+def test_the_reader_runs_ahead_by_the_items_it_may_hold(tmp_path):
+    """Items larger than the pipe holds: the reader makes `ahead` more while none is read."""
+    import time
+
+    made = tmp_path / "made"
+    made.write_text("")
+
+    def big_items():
+        for n in range(12):
+            with open(made, "a") as log:
+                log.write(f"{n}\n")
+            yield bytes(256 * 1024)
+
+    forked = forking.Forked(big_items, ahead=4)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(made.read_text().split()) < 5:
+        time.sleep(0.05)
+    time.sleep(0.3)  # what it makes beyond that, it would make meanwhile
+    ahead = len(made.read_text().split())
+    items = list(forked)
+    forked.close()
+    # Four held as bytes, one being sent, one waiting to be held; never all twelve.
+    assert 5 <= ahead <= 7
+    assert len(items) == 12 and all(len(item) == 256 * 1024 for item in items)
