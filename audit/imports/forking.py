@@ -72,7 +72,7 @@ class Forked:
         context = multiprocessing.get_context("fork")
         self._receiving, sending = context.Pipe(duplex=False)
         self._reader = context.Process(
-            target=_run, args=(make, sending, ahead), name=name, daemon=True
+            target=_run, args=(make, self._receiving, sending, ahead), name=name, daemon=True
         )
         self._reader.start()
         sending.close()
@@ -106,13 +106,16 @@ class Forked:
         self._reader.join()
 
 
-def _run(make: Callable[[], Iterator], sending, ahead: int) -> None:
+def _run(make: Callable[[], Iterator], receiving, sending, ahead: int) -> None:
     """The reader process: each item down the pipe, then how the reading ended.
 
     Items are pickled as soon as they are made and sent by a thread of their own, so the
     reader runs up to `ahead` items ahead of the importer (as bytes, the smallest form) while
     the pipe is full.
     """
+    # The importer's end of the pipe is the importer's only: with it closed here, a send
+    # fails once the importer is gone.
+    receiving.close()
     # What the importer held when it forked stays as it is: the collector skips it.
     gc.freeze()
     outbox: queue.Queue = queue.Queue(maxsize=max(ahead, 1))
@@ -142,5 +145,5 @@ def _send_all(outbox: queue.Queue, sending) -> None:
     while (message := outbox.get()) is not None:
         try:
             sending.send_bytes(message)
-        except OSError:  # the importer stopped listening: nothing more to do
-            return
+        except OSError:  # the importer is gone: so is the reader, whatever it was doing
+            os._exit(1)

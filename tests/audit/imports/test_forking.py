@@ -329,3 +329,20 @@ def test_the_reader_runs_ahead_by_the_items_it_may_hold(tmp_path):
     # Four held as bytes, one being sent, one waiting to be held; never all twelve.
     assert 5 <= ahead <= 7
     assert len(items) == 12 and all(len(item) == 256 * 1024 for item in items)
+
+
+def test_a_reader_whose_importer_stops_listening_ends():
+    """The importer gone (its end of the pipe closed) while the reader still reads: the
+    reader's next send fails and the reader process ends instead of waiting forever."""
+
+    def endless():
+        while True:
+            yield bytes(256 * 1024)
+
+    forked = forking.Forked(endless, ahead=2)
+    next(iter(forked))
+    forked._receiving.close()  # as if the importer had died
+    forked._reader.join(10)
+    assert not forked._reader.is_alive()
+    assert forked._reader.exitcode == 1
+    forked.close()
