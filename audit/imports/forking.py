@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -103,6 +104,9 @@ class Forked:
         self._receiving.close()
         if self._reader.is_alive():
             self._reader.terminate()
+            self._reader.join(5)
+        if self._reader.is_alive():  # a handler of the importer's kept SIGTERM from ending it
+            self._reader.kill()
         self._reader.join()
 
 
@@ -116,6 +120,8 @@ def _run(make: Callable[[], Iterator], receiving, sending, ahead: int) -> None:
     # The importer's end of the pipe is the importer's only: with it closed here, a send
     # fails once the importer is gone.
     receiving.close()
+    # The importer's own handler (a web server worker's, say) would not end the reader.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # What the importer held when it forked stays as it is: the collector skips it.
     gc.freeze()
     outbox: queue.Queue = queue.Queue(maxsize=max(ahead, 1))

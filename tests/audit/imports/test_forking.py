@@ -346,3 +346,24 @@ def test_a_reader_whose_importer_stops_listening_ends():
     assert not forked._reader.is_alive()
     assert forked._reader.exitcode == 1
     forked.close()
+
+
+def test_stopping_the_reader_ignores_the_importers_own_sigterm_handler():
+    """A web server worker handles SIGTERM by finishing its request: its reader must not."""
+    import signal
+    import time
+
+    def slow():
+        yield "first"
+        time.sleep(60)  # reading on, not sending: only the signal can stop it
+        yield "second"
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)  # as a worker's "exit later"
+    try:
+        forked = forking.Forked(slow)
+        assert next(iter(forked)) == "first"
+        forked.close()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert forked._reader.exitcode == -signal.SIGTERM  # not -SIGKILL, five seconds later
+    assert only_reader_processes() == []
