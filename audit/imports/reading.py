@@ -210,7 +210,8 @@ def scan_steps(
 
 def _scan_part(binary: BinaryIO, spec: ExportSpec, share: tuple[int, int]) -> tuple:
     """A share of the first pass (`ExportReader.rows`), in a reader process: (rows read, first
-    and last time, problems listed as (line, message), problems in all)."""
+    and last time, problems listed as (line, message), problems in all, the problem that
+    stopped the reading or None)."""
     problems = ProblemList()
     rows_read, earliest, latest = 0, None, None
     reader = reader_for(spec)
