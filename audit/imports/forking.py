@@ -37,24 +37,29 @@ def can_fork() -> bool:
     )
 
 
-def own_reading(binary: BinaryIO) -> BinaryIO:
-    """The file as the reader process may read it: a file of its own on the same data, read
-    from the start. A file descriptor shared with the importer would share its position."""
+def _descriptor_path(binary: BinaryIO) -> str | None:
+    """Where the file under `binary` can be opened again, or None for a file in memory."""
     try:
         descriptor = binary.fileno()
     except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    return f"/proc/self/fd/{descriptor}"
+
+
+def own_reading(binary: BinaryIO) -> BinaryIO:
+    """The file as the reader process may read it: a file of its own on the same data, read
+    from the start. A file descriptor shared with the importer would share its position."""
+    path = _descriptor_path(binary)
+    if path is None:
         binary.seek(0)  # in memory: the fork's copy is its own
         return binary
-    return open(f"/proc/self/fd/{descriptor}", "rb")  # the reader's until it ends
+    return open(path, "rb")  # the reader's until it ends
 
 
 def reopenable(binary: BinaryIO) -> bool:
     """Whether `own_reading` can give the reader its own reading of `binary`."""
-    try:
-        descriptor = binary.fileno()
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        return True
-    return os.path.exists(f"/proc/self/fd/{descriptor}")
+    path = _descriptor_path(binary)
+    return path is None or os.path.exists(path)
 
 
 class Forked:

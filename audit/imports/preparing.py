@@ -101,9 +101,7 @@ def read_chunks(
     rows: list[VendorRow] = []
     for row in reader_for(spec).rows(binary, problems):
         if row.row_key in repeats:
-            key = numbering.key(row.row_key)
-            if key != row.row_key:
-                row.row_key = key
+            row.row_key = numbering.key(row.row_key)
         rows.append(row)
         if len(rows) == size:
             yield preparer.chunk(rows)

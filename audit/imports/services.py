@@ -38,7 +38,6 @@ from audit.imports.reading import (  # noqa: F401  (the import service's public 
     ExportSpec,
     Scan,
     export_spec,
-    reader_for,
     scan_export,
     scan_steps,
 )
