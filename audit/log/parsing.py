@@ -47,6 +47,8 @@ OPTIONAL_STRINGS = {
     "requesting_agency": 32,
     "on_behalf_of": 200,
 }
+# Codes compared upper case: stored as such, their length checked as such.
+UPPER_CASED = frozenset({"offense_code", "requesting_agency"})
 SCOPES = frozenset(Scope.values)
 PLATE_TECHNOLOGY = "license-plate-reader"
 TARGET_OPTIONAL = frozenset({"nibin"})
@@ -189,7 +191,13 @@ def _parse_one(
         elif len(value) > limit:
             errors[name] = [f"At most {limit} characters."]
         else:
-            strings[name] = value.strip()
+            value = value.strip()
+            if name in UPPER_CASED:
+                value = value.upper()
+                if len(value) > limit:  # upper case can be longer: "ß" becomes "SS"
+                    errors[name] = [f"At most {limit} characters once upper-cased."]
+                    continue
+            strings[name] = value
 
     scope = item.get("scope")
     if scope is None:
@@ -220,11 +228,11 @@ def _parse_one(
             target_fingerprint=fingerprint_target(technology, target)
             if target and target.strip()
             else "",
-            offense_code=strings["offense_code"].upper(),
+            offense_code=strings["offense_code"],
             justification=strings["justification"],
             case_number=strings["case_number"],
             supervisor=strings["supervisor"],
-            requesting_agency=(strings["requesting_agency"] or default_agency).upper(),
+            requesting_agency=strings["requesting_agency"] or default_agency.upper(),
             on_behalf_of=strings["on_behalf_of"],
             scope=scope,
             result_count=result_count,

@@ -362,6 +362,10 @@ BAD_FIELDS = [
     ({"requesting_agency": False}, "requesting_agency", "Must be a string"),
     ({"on_behalf_of": {"x": 1}}, "on_behalf_of", "Must be a string"),
     ({"offense_code": 240}, "offense_code", "Must be a string"),
+    # Upper case can be longer than the text sent: "ß" becomes "SS" (found on PostgreSQL,
+    # whose column is 8 characters, by the Hypothesis test of the ingest).
+    ({"offense_code": "0000000ß"}, "offense_code", "At most 8 characters once upper-cased"),
+    ({"requesting_agency": "ß" * 17}, "requesting_agency", "At most 32 characters once"),
     ({"client_ref": ""}, "client_ref", "1 to 128"),
     ({"client_ref": "r" * 129}, "client_ref", "1 to 128"),
     ({"client_ref": 17}, "client_ref", "1 to 128"),
