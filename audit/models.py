@@ -4,7 +4,7 @@ Import models from here (`from audit.models import QueryLogEntry`) or from their
 """
 
 from audit.api.models import KeyRefusal
-from audit.flags.models import QueryFlag
+from audit.flags.models import EntryFlags
 from audit.log.models import (
     Agency,
     AppendOnlyError,
@@ -49,6 +49,7 @@ __all__ = [
     "AuditReview",
     "Certification",
     "Cosignature",
+    "EntryFlags",
     "ImportRow",
     "ImportSource",
     "Integration",
@@ -57,7 +58,6 @@ __all__ = [
     "MerkleNode",
     "Operator",
     "OperatorAlias",
-    "QueryFlag",
     "QueryLogEntry",
     "QueryOutcome",
     "RowMatch",

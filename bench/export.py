@@ -83,15 +83,27 @@ COLUMNS = [
     "offense_code", "offense_category", "case_number", "justification", "scope", "result_count",
     "target_fingerprint", "flags", "outcomes", "review_status", "leaf_hash",
 ]  # fmt: skip
-RAW_SQL = """
+
+
+def raw_sql() -> str:
+    """The export's rows straight from SQLite; an entry's flags are the names of its mask's bits
+    (audit.flags.rules.ALL_FLAGS: bit i is the i-th), joined in name order."""
+    import django
+
+    django.setup()
+    from audit.flags.rules import ALL_FLAGS
+
+    names = sorted((name, 1 << position) for position, name in enumerate(ALL_FLAGS))
+    flags = " || ".join(
+        f"CASE WHEN f.mask & {bit} THEN '{name};' ELSE '' END" for name, bit in names
+    )
+    return f"""
 SELECT e.sequence, e.recorded_at, e.occurred_at, e.technology_id, e.query_type,
        e.requesting_agency_code, e.on_behalf_of, e.operator_badge,
        coalesce(o.name, ''), coalesce(o.unit, ''), e.supervisor_badge, e.offense_code,
        e.offense_category, e.case_number, e.justification, e.scope, e.result_count,
        e.target_fingerprint,
-       coalesce((SELECT group_concat(flag, ';') FROM (
-           SELECT f.flag FROM audit_queryflag f WHERE f.entry_id = e.sequence ORDER BY f.flag
-       )), ''),
+       coalesce(rtrim({flags}, ';'), ''),
        coalesce((SELECT group_concat(outcome, ';') FROM (
            SELECT q.outcome FROM audit_queryoutcome q WHERE q.entry_id = e.sequence ORDER BY q.id
        )), ''),
@@ -101,9 +113,12 @@ SELECT e.sequence, e.recorded_at, e.occurred_at, e.technology_id, e.query_type,
        ), 'unreviewed'),
        e.leaf_hash
 FROM audit_querylogentry e LEFT JOIN audit_operator o ON o.id = e.operator_id
+     LEFT JOIN audit_entryflags f ON f.entry_id = e.sequence
 WHERE e.sequence < ?
 ORDER BY e.sequence
 """
+
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -122,7 +137,7 @@ def db_facts(db: Path) -> dict[str, int]:
     try:
         facts = {"entries": conn.execute("SELECT size FROM audit_logstate WHERE id = 1").fetchone()}
         facts["entries"] = facts["entries"][0] if facts["entries"] else 0
-        for table in ("audit_queryflag", "audit_queryoutcome", "audit_auditreview"):
+        for table in ("audit_entryflags", "audit_queryoutcome", "audit_auditreview"):
             facts[table.removeprefix("audit_")] = conn.execute(
                 f"SELECT count(*) FROM {table}"
             ).fetchone()[0]
@@ -371,12 +386,13 @@ def raw_export(db: Path, size: int, time_zone: str) -> dict:
             out.append(value)
         return out
 
+    sql = raw_sql()
     started, cpu0 = time.perf_counter(), time.process_time()
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    cursor = conn.execute(RAW_SQL, (size,))
+    cursor = conn.execute(sql, (size,))
     while True:
         block = cursor.fetchmany(BLOCK_ROWS)
         writer.writerows(map(cells, block))
@@ -505,7 +521,7 @@ def main() -> int:
         else:
             print(f"build:   reused the kept database in {data_dir}")
         print(
-            f"log:     {size} entries, {facts['queryflag']} flags, {facts['queryoutcome']} "
+            f"log:     {size} entries, {facts['entryflags']} flagged, {facts['queryoutcome']} "
             f"outcomes, {facts['auditreview']} reviews in {db} "
             f"({db.stat().st_size / 2**20:,.0f} MiB)"
         )

@@ -154,7 +154,7 @@ def run_child(args) -> int:
         setup_django(tmp / "data", args.database_url if backend == "postgresql" else None)
         from django.db import connection
 
-        from audit.models import LogState, MerkleNode, QueryFlag, QueryLogEntry
+        from audit.models import EntryFlags, LogState, MerkleNode, QueryLogEntry
         from bench.common import ensure_reference_data
         from reports.rollups import ROLLUPS
 
@@ -175,8 +175,10 @@ def run_child(args) -> int:
             raise RuntimeError(f"recorded {recorded}, log size {size}, expected {args.entries}")
         facts = {
             "merkle_nodes": MerkleNode.objects.count(),
-            "flags": QueryFlag.objects.count(),
-            "flagged_entries": QueryFlag.objects.values("entry").distinct().count(),
+            "flags": sum(
+                bin(mask).count("1") for mask in EntryFlags.objects.values_list("mask", flat=True)
+            ),
+            "flagged_entries": EntryFlags.objects.count(),
             "rollup_rows": sum(model.objects.count() for model in ROLLUPS),
             "entries": QueryLogEntry.objects.count(),
         }

@@ -12,8 +12,9 @@ from operator import itemgetter
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.flags.rules import stored_flags
 from audit.log.bulk import insert_through_staging
-from audit.models import QueryFlag, QueryLogEntry, QueryOutcome
+from audit.models import QueryLogEntry, QueryOutcome
 from reports.models import (
     FlagRollup,
     HourRollup,
@@ -309,11 +310,7 @@ def rebuild(*, progress: Callable[[int], None] = lambda n: None, chunk: int = 50
             if not entries:
                 break
             sequences = [e.sequence for e in entries]
-            flags: dict[int, list[str]] = defaultdict(list)
-            for sequence, flag in QueryFlag.objects.filter(entry_id__in=sequences).values_list(
-                "entry_id", "flag"
-            ):
-                flags[sequence].append(flag)
+            flags = stored_flags(sequences)
             tally = Tally()
             tally.entries(entries, flags)
             tally.outcomes(

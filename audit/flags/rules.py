@@ -18,7 +18,7 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from audit.models import Agency, Certification, QueryFlag, QueryLogEntry, Technology
+from audit.models import Agency, Certification, EntryFlags, QueryLogEntry, Technology
 
 MISSING_CASE_NUMBER = "missing-case-number"
 MISSING_JUSTIFICATION = "missing-justification"
@@ -36,6 +36,8 @@ REPEATED_TARGET = "repeated-target"
 TECHNOLOGY_NOT_AUTHORIZED = "technology-not-authorized"
 NOT_LOGGED_BY_RTCC = "not-logged-by-rtcc"
 
+# Also the stored order: a flag's bit in EntryFlags.mask is its position here (migration 0010
+# copied the flags in this order). Add new flags at the end; never reorder or remove one.
 ALL_FLAGS = (
     MISSING_CASE_NUMBER,
     MISSING_JUSTIFICATION,
@@ -53,6 +55,27 @@ ALL_FLAGS = (
     TECHNOLOGY_NOT_AUTHORIZED,
     NOT_LOGGED_BY_RTCC,
 )
+_BITS = {name: 1 << position for position, name in enumerate(ALL_FLAGS)}
+
+
+def bit_of(flag: str) -> int:
+    """The flag's bit in a stored mask (`EntryFlags.objects.filter(mask__has=bit_of(flag))`)."""
+    return _BITS[flag]
+
+
+def mask_of(flags) -> int:
+    mask = 0
+    for flag in flags:
+        mask |= _BITS[flag]
+    return mask
+
+
+@cache
+def names_of(mask: int) -> tuple[str, ...]:
+    """The flags of a stored mask, sorted by name (few masks occur: each is read once)."""
+    return tuple(sorted(name for name, bit in _BITS.items() if mask & bit))
+
+
 DESCRIPTIONS = {
     MISSING_CASE_NUMBER: "The policy requires a case number and none was given.",
     MISSING_JUSTIFICATION: "No reason was given.",
@@ -420,9 +443,11 @@ def flags_for_entries(entries: list[QueryLogEntry]) -> dict[int, list[str]]:
 
 
 def stored_flags(sequences: list[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = defaultdict(list)
-    for sequence, flag in QueryFlag.objects.filter(entry_id__in=sequences).values_list(
-        "entry_id", "flag"
-    ):
-        found[sequence].append(flag)
-    return {sequence: sorted(flags) for sequence, flags in found.items()}
+    """The stored flags of these entries (of flagged ones only), sorted, by sequence."""
+    found: dict[int, list[str]] = {}
+    for chunk in _chunked(sequences):
+        for sequence, mask in EntryFlags.objects.filter(entry_id__in=chunk).values_list(
+            "entry_id", "mask"
+        ):
+            found[sequence] = list(names_of(mask))
+    return found

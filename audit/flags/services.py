@@ -8,24 +8,23 @@ from django.db import transaction
 from audit.flags import rules as flags
 from audit.log import signals
 from audit.log.bulk import insert_rows
-from audit.models import (
-    QueryFlag,
-    QueryLogEntry,
-)
+from audit.models import EntryFlags, QueryLogEntry
 
 
 def flag_new_entries(entries: list) -> dict[int, list[str]]:
     """Compute and store the flags of entries that have none stored; returns them by sequence."""
     found = flags.flags_for_entries(entries)
-    _store([(seq, flag) for seq, names in found.items() for flag in names])
+    mask_of = flags.mask_of
+    # One row per flagged entry, in one statement.
+    insert_rows(
+        EntryFlags,
+        _FIELDS,
+        [(sequence, mask_of(names)) for sequence, names in found.items() if names],
+    )
     return found
 
 
-def _store(rows: list[tuple[int, str]]) -> None:
-    """Insert (entry sequence, flag) rows in one statement."""
-    insert_rows(
-        QueryFlag, [QueryFlag._meta.get_field("entry"), QueryFlag._meta.get_field("flag")], rows
-    )
+_FIELDS = [EntryFlags._meta.get_field("entry"), EntryFlags._meta.get_field("mask")]
 
 
 def reflag(*, start: date, end: date, progress: Callable[[int], None] = lambda n: None) -> int:
@@ -54,7 +53,7 @@ def reflag_entries(sequences: list[int]) -> None:
     if not sequences:
         return
     before = flags.stored_flags(sequences)
-    QueryFlag.objects.filter(entry_id__in=sequences).delete()
+    EntryFlags.objects.filter(entry_id__in=sequences).delete()
     entries = list(QueryLogEntry.objects.filter(sequence__in=sequences))
     after = flag_new_entries(entries)
-    signals.flags_replaced.send(sender=QueryFlag, entries=entries, before=before, after=after)
+    signals.flags_replaced.send(sender=EntryFlags, entries=entries, before=before, after=after)

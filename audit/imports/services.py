@@ -51,7 +51,7 @@ from audit.log.bulk import (
 )
 from audit.log.parsing import QueryInput
 from audit.log.services import record_queries
-from audit.models import Agency, Integration, LogState, MerkleNode, QueryFlag, QueryLogEntry
+from audit.models import Agency, EntryFlags, Integration, LogState, MerkleNode, QueryLogEntry
 
 # SQLite: the writer lets the WAL start again from its beginning every this many chunks (it
 # then holds about that many chunks); in between it writes on while the last one is copied.
@@ -60,7 +60,7 @@ WAIT_EVERY = 4
 SPLIT_BYTES = 1 << 20
 # The tables an import grows: on PostgreSQL their statistics are refreshed as they double during
 # an import, and at its end, so that the planner's choices follow their size.
-GROWN = (QueryLogEntry, QueryFlag, MerkleNode, ImportRow, RowRecording, RowMatch)
+GROWN = (QueryLogEntry, EntryFlags, MerkleNode, ImportRow, RowRecording, RowMatch)
 
 
 class Progress:

@@ -13,7 +13,8 @@ from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from audit.models import AuditReview, QueryFlag, QueryOutcome
+from audit.flags.rules import names_of
+from audit.models import AuditReview, EntryFlags, QueryOutcome
 
 COLUMNS = [
     "sequence",
@@ -85,13 +86,12 @@ def row_chunks(entries: QuerySet) -> Iterator[list[list]]:
         if not chunk:
             return
         span = {"entry_id__gte": chunk[0][0], "entry_id__lte": chunk[-1][0]}
-        flags = defaultdict(list)
-        for sequence, flag in (
-            QueryFlag.objects.filter(**span)
-            .order_by("entry_id", "flag")
-            .values_list("entry_id", "flag")
-        ):
-            flags[sequence].append(flag)
+        flags = {
+            sequence: names_of(mask)
+            for sequence, mask in EntryFlags.objects.filter(**span)
+            .order_by()
+            .values_list("entry_id", "mask")
+        }
         outcomes = defaultdict(list)
         for sequence, outcome in (
             QueryOutcome.objects.filter(**span)

@@ -1,17 +1,18 @@
 """Reads for the auditor workspace: search, flags, review queue, random samples."""
 
 import random
+from collections import Counter
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from sightline_verifier import merkle
 
-from audit.flags.rules import stored_flags
+from audit.flags.rules import bit_of, names_of, stored_flags
 from audit.log.parsing import fingerprint_target
 from audit.models import (
     AuditReview,
-    QueryFlag,
+    EntryFlags,
     QueryLogEntry,
     QueryOutcome,
     Technology,
@@ -55,11 +56,13 @@ def search_entries(filters: dict[str, Any], *, sort: str = "-sequence") -> Query
         entries = entries.filter(on_behalf_of__icontains=filters["on_behalf_of"])
     flag = filters.get("flag")
     if flag == "any":
-        entries = entries.filter(Exists(QueryFlag.objects.filter(entry=OuterRef("pk"))))
+        entries = entries.filter(Exists(EntryFlags.objects.filter(entry=OuterRef("pk"))))
     elif flag == "none":
-        entries = entries.exclude(Exists(QueryFlag.objects.filter(entry=OuterRef("pk"))))
+        entries = entries.exclude(Exists(EntryFlags.objects.filter(entry=OuterRef("pk"))))
     elif flag:
-        entries = entries.filter(Exists(QueryFlag.objects.filter(entry=OuterRef("pk"), flag=flag)))
+        entries = entries.filter(
+            Exists(EntryFlags.objects.filter(entry=OuterRef("pk"), mask__has=bit_of(flag)))
+        )
     if filters.get("outcome"):
         entries = entries.filter(
             Exists(QueryOutcome.objects.filter(entry=OuterRef("pk"), outcome=filters["outcome"]))
@@ -96,7 +99,7 @@ def review_queue() -> QuerySet:
     """Flagged entries never reviewed, oldest first."""
     return (
         with_review_status(
-            QueryLogEntry.objects.filter(Exists(QueryFlag.objects.filter(entry=OuterRef("pk"))))
+            QueryLogEntry.objects.filter(Exists(EntryFlags.objects.filter(entry=OuterRef("pk"))))
         )
         .filter(review_status="")
         .order_by("sequence")
@@ -142,21 +145,41 @@ def random_sample(*, start, end, size: int, seed: int) -> list[int]:
 
 
 def flag_summary(*, start, end) -> dict[str, list]:
-    """Counts of flags by kind, by unit and by operator for entries dated start..end."""
-    flagged = QueryFlag.objects.filter(entry__local_date__range=(start, end))
-    by_kind = list(flagged.values("flag").annotate(count=Count("id")).order_by("-count", "flag"))
-    by_unit = list(
-        flagged.values("entry__operator__unit")
-        .annotate(count=Count("id"), entries=Count("entry", distinct=True))
-        .order_by("-count")
-    )
-    by_operator = list(
-        flagged.values("entry__operator_badge", "entry__operator__name", "entry__operator__unit")
-        .annotate(count=Count("id"), entries=Count("entry", distinct=True))
-        .order_by("-count", "entry__operator_badge")[:50]
-    )
+    """Counts of flags by kind, by unit and by operator for entries dated start..end.
+
+    Each entry's flags are one mask: the database counts entries by mask (and unit, or
+    operator), and each mask's flags are counted here. `count` is flags, `entries` entries.
+    """
+    flagged = EntryFlags.objects.filter(entry__local_date__range=(start, end)).order_by()
+    kinds: Counter = Counter()
+    for mask, entries in flagged.values_list("mask").annotate(entries=Count("pk")):
+        for name in names_of(mask):
+            kinds[name] += entries
+    by_kind = [
+        {"flag": name, "count": count}
+        for name, count in sorted(kinds.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    by_unit = _flag_counts(flagged, ["entry__operator__unit"])
+    by_operator = _flag_counts(
+        flagged, ["entry__operator_badge", "entry__operator__name", "entry__operator__unit"]
+    )[:50]
     total = QueryLogEntry.objects.filter(local_date__range=(start, end)).count()
     return {"by_kind": by_kind, "by_unit": by_unit, "by_operator": by_operator, "total": total}
+
+
+def _flag_counts(flagged: QuerySet, fields: list[str]) -> list[dict]:
+    """Flags and flagged entries by the values of `fields`, most flags first."""
+    totals: dict[tuple, list[int]] = {}
+    for *key, mask, entries in flagged.values_list(*fields, "mask").annotate(entries=Count("pk")):
+        counts = totals.setdefault(tuple(key), [0, 0])
+        counts[0] += entries * len(names_of(mask))
+        counts[1] += entries
+    rows = [
+        {**dict(zip(fields, key, strict=True)), "count": count, "entries": entries}
+        for key, (count, entries) in totals.items()
+    ]
+    rows.sort(key=lambda row: (-row["count"], [str(row[field] or "") for field in fields]))
+    return rows
 
 
 def inclusion_status(sequence: int) -> dict[str, Any]:

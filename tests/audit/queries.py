@@ -3,8 +3,9 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from audit.flags.rules import ALL_FLAGS
 from audit.log.parsing import QueryInput, fingerprint_target
-from audit.models import LogState, MerkleNode, QueryFlag, QueryLogEntry
+from audit.models import EntryFlags, LogState, MerkleNode, QueryLogEntry
 
 LPR = "license-plate-reader"
 FACE = "face-recognition"
@@ -40,10 +41,31 @@ def make_query(technology: str = LPR, target: str | None = "ABC 123", **override
 
 
 def log_snapshot() -> tuple[int, int, int, int]:
-    """(log size, entries, Merkle nodes, flags): equal before and after means nothing written."""
+    """(log size, entries, Merkle nodes, flagged entries): equal before and after means nothing
+    written."""
     return (
         LogState.objects.get(id=1).size,
         QueryLogEntry.objects.count(),
         MerkleNode.objects.count(),
-        QueryFlag.objects.count(),
+        EntryFlags.objects.count(),
     )
+
+
+def flag_pairs(**filters) -> set[tuple[int, str]]:
+    """Every stored (entry sequence, flag) of the EntryFlags rows matching `filters`, each
+    mask read bit by bit (bit i is ALL_FLAGS[i])."""
+    return {
+        (sequence, flag)
+        for sequence, mask in EntryFlags.objects.filter(**filters).values_list("entry_id", "mask")
+        for position, flag in enumerate(ALL_FLAGS)
+        if mask >> position & 1
+    }
+
+
+def stored_flags_of(sequence: int) -> set[str]:
+    return {flag for _, flag in flag_pairs(entry_id=sequence)}
+
+
+def flagged_with(flag: str) -> set[int]:
+    """The sequences of the entries stored with that flag."""
+    return {sequence for sequence, found in flag_pairs() if found == flag}

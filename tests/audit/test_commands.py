@@ -155,7 +155,7 @@ def test_seed_demo_imports_a_demo_vendor_export_that_reconciles_both_ways(db):
     from audit.flags.rules import NOT_LOGGED_BY_RTCC
     from audit.imports import selectors
     from audit.imports.models import ImportRow, RowRecording, VendorImport
-    from audit.models import QueryFlag
+    from tests.audit.queries import flagged_with
 
     output = run("seed_demo", *SEED_ARGS[:-1], "400")
     vendor_import = VendorImport.objects.get()
@@ -172,9 +172,7 @@ def test_seed_demo_imports_a_demo_vendor_export_that_reconciles_both_ways(db):
     assert counts["matched"] + counts["vendor"] == 400
     recorded = set(RowRecording.objects.values_list("entry_id", flat=True))
     assert len(recorded) == counts["vendor"]
-    assert recorded == set(
-        QueryFlag.objects.filter(flag=NOT_LOGGED_BY_RTCC).values_list("entry_id", flat=True)
-    )
+    assert recorded == flagged_with(NOT_LOGGED_BY_RTCC)
     assert ImportRow.objects.filter(agency_name="Hoover Police Dept").exists()
     assert f"400 vendor rows: {counts['matched']} matched to the log" in output
     # Everything recorded, the console's entries and the vendor's, is in the signed log.

@@ -113,7 +113,7 @@ def retry_records_exactly_once(api_client, integration, body, before) -> None:
         ("audit_querylogentry", "INSERT"),
         ("audit_merklenode", "INSERT"),
         ("audit_logstate", "UPDATE"),
-        ("audit_queryflag", "INSERT"),
+        ("audit_entryflags", "INSERT"),
     ],
 )
 def test_connection_dropping_mid_batch_rolls_back_and_the_retry_records_once(

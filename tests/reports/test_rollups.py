@@ -16,10 +16,11 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from audit.flags.services import reflag
 from audit.log.services import OutcomeInput, record_outcomes
-from audit.models import Operator, QueryFlag, QueryLogEntry, QueryOutcome, Scope, Technology
+from audit.models import Operator, QueryLogEntry, QueryOutcome, Scope, Technology
 from reports import periods, rollups, selectors
 from reports.models import FlagRollup, HourRollup, OperatorRollup, UsageRollup
 from reports.rollups import MEASURES, ROLLUPS
+from tests.audit.queries import flag_pairs
 from tests.reports.helpers import CHICAGO, FACE, GOOD_REASON, LPR, NIBIN, QUERY_TYPES, QueryMaker
 
 # Hypothesis keeps a cache directory; keep it out of the working tree.
@@ -145,7 +146,7 @@ class Raw:
         self.unit = {e.sequence: units.get(e.operator_id, "") for e in self.entries}
         sequences = {e.sequence for e in self.entries}
         self.flags: dict[int, list[str]] = defaultdict(list)
-        for sequence, flag in QueryFlag.objects.values_list("entry_id", "flag"):
+        for sequence, flag in flag_pairs():
             if sequence in sequences:
                 self.flags[sequence].append(flag)
         # Outcome counts are queries with that outcome: a repeated report counts once.
@@ -349,9 +350,9 @@ def run_example(maker: QueryMaker, data) -> None:
         if data.draw(st.booleans(), label="reflag part of the log"):
             start = data.draw(st.dates(date(2025, 5, 25), date(2026, 8, 5)), label="from")
             end = start + timedelta(days=data.draw(st.integers(0, 450), label="days"))
-        flags_before = set(QueryFlag.objects.values_list("entry_id", "flag"))
+        flags_before = flag_pairs()
         reflag(start=start, end=end)
-        flags_after = set(QueryFlag.objects.values_list("entry_id", "flag"))
+        flags_after = flag_pairs()
         flagged = {seq for seq, _ in flags_before} ^ {seq for seq, _ in flags_after}
         event(f"reflag changed flags: {flags_before != flags_after}; flagged: {bool(flagged)}")
 

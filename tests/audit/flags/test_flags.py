@@ -11,9 +11,9 @@ from audit.flags import rules as flags
 from audit.flags.services import reflag
 from audit.log.parsing import QueryInput
 from audit.log.services import RecordedQuery, record_queries
-from audit.models import Agency, QueryFlag, QueryLogEntry, Technology
+from audit.models import Agency, EntryFlags, QueryLogEntry, Technology
 from tests.audit import queries
-from tests.audit.queries import CHICAGO, FACE, GOOD_REASON, LPR, NIBIN
+from tests.audit.queries import CHICAGO, FACE, GOOD_REASON, LPR, NIBIN, flag_pairs, stored_flags_of
 from tests.factories import AgencyFactory, CertificationFactory, OperatorFactory
 
 BADGE = "B4242"
@@ -68,9 +68,7 @@ def flags_of(record):
 
     def _flags_of(**overrides) -> set[str]:
         (result,) = record(make_query(**overrides))
-        stored = set(
-            QueryFlag.objects.filter(entry_id=result.sequence).values_list("flag", flat=True)
-        )
+        stored = stored_flags_of(result.sequence)
         assert stored == set(result.flags), "returned flags differ from the stored ones"
         assert list(result.flags) == sorted(result.flags)
         return set(result.flags)
@@ -516,8 +514,7 @@ def test_api_response_lists_flags_sorted(api_client, operator):
         "vague-justification",
     ]
     assert response.json()["flags"] == expected
-    stored = QueryFlag.objects.filter(entry_id=response.json()["sequence"])
-    assert list(stored.order_by("flag").values_list("flag", flat=True)) == expected
+    assert sorted(stored_flags_of(response.json()["sequence"])) == expected
 
 
 def test_api_batch_response_lists_each_querys_flags(api_client, operator):
@@ -547,7 +544,7 @@ def stored_flags() -> dict[int, set[str]]:
     found: dict[int, set[str]] = {
         s: set() for s in QueryLogEntry.objects.values_list("pk", flat=True)
     }
-    for sequence, flag in QueryFlag.objects.values_list("entry_id", "flag"):
+    for sequence, flag in flag_pairs():
         found[sequence].add(flag)
     return found
 
@@ -601,7 +598,7 @@ def test_reflag_of_an_unchanged_policy_keeps_the_same_flags(three_days):
     before = stored_flags()
     run_reflag("--start", "2026-01-01", "--end", "2026-12-31")
     assert stored_flags() == before
-    assert QueryFlag.objects.count() == 4
+    assert len(flag_pairs()) == 4
 
 
 @pytest.mark.parametrize(
@@ -628,7 +625,7 @@ def test_reflag_service_reports_progress_and_count(three_days):
     done = reflag(start=date(2026, 3, 3), end=date(2026, 3, 5), progress=progress.append)
     assert done == 4
     assert sum(progress) == 4
-    assert QueryFlag.objects.count() == 0
+    assert not EntryFlags.objects.exists()
 
 
 def test_reflag_sees_agency_and_certification_changes(record, home_agency):

@@ -15,16 +15,17 @@ from audit.imports.errors import ExportRefused
 from audit.imports.formats import TARGET_MARK
 from audit.imports.models import ImportRow, ImportSource, RowRecording, VendorImport
 from audit.log.parsing import fingerprint_target
-from audit.models import QueryFlag, QueryLogEntry
+from audit.models import QueryLogEntry
 from tests.audit.imports.conftest import run_import, snapshot
 from tests.audit.imports.helpers import DATA
+from tests.audit.queries import stored_flags_of
 
 LPR = "license-plate-reader"
 pytestmark = pytest.mark.django_db
 
 
 def flags_of(entry: QueryLogEntry) -> set[str]:
-    return set(QueryFlag.objects.filter(entry=entry).values_list("flag", flat=True))
+    return stored_flags_of(entry.sequence)
 
 
 def entry_of(row_key: str) -> QueryLogEntry:

@@ -10,8 +10,9 @@ from audit.flags import rules
 from audit.flags.rules import NOT_LOGGED_BY_RTCC
 from audit.imports import reconciliation, selectors
 from audit.imports.models import ImportRow, RowMatch, RowRecording, VendorImport
-from audit.models import QueryFlag, QueryLogEntry
+from audit.models import QueryLogEntry
 from tests.audit.imports.conftest import run_import
+from tests.audit.queries import flagged_with, stored_flags_of
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +56,8 @@ def test_gaps_in_both_directions(rtcc_log, candidates):
     # A matched row is linked, never recorded twice; an unmatched one is recorded and flagged.
     assert not RowRecording.objects.filter(row__row_key="id:f-1001").exists()
     recorded = RowRecording.objects.get(row__row_key="id:f-1002").entry_id
-    assert QueryFlag.objects.filter(entry_id=recorded, flag=NOT_LOGGED_BY_RTCC).exists()
-    assert not QueryFlag.objects.filter(entry_id=rtcc_log["A"], flag=NOT_LOGGED_BY_RTCC).exists()
+    assert NOT_LOGGED_BY_RTCC in stored_flags_of(recorded)
+    assert NOT_LOGGED_BY_RTCC not in stored_flags_of(rtcc_log["A"])
     assert selectors.list_counts(vendor_import) == {"matched": 2, "vendor": 3, "sightline": 2}
 
 
@@ -139,9 +140,7 @@ def test_an_entry_recorded_from_a_row_matched_later_loses_not_logged_by_rtcc(rtc
     from tests.reports.test_rollups import snapshot as rollup_snapshot
 
     def not_logged() -> set[int]:
-        return set(
-            QueryFlag.objects.filter(flag=NOT_LOGGED_BY_RTCC).values_list("entry_id", flat=True)
-        )
+        return set(flagged_with(NOT_LOGGED_BY_RTCC))
 
     def recorded_from(key: str) -> int:
         return RowRecording.objects.get(row__row_key=key).entry_id
@@ -165,7 +164,7 @@ def test_an_entry_recorded_from_a_row_matched_later_loses_not_logged_by_rtcc(rtc
     call_command("reconcile", str(vendor_import.pk), "--no-progress", stdout=out)
     assert "not-logged-by-rtcc updated on 2 entries recorded from its rows" in out.getvalue()
     assert not_logged() == first
-    assert not QueryFlag.objects.filter(entry_id__in=[a, e], flag=NOT_LOGGED_BY_RTCC).exists()
+    assert not flagged_with(NOT_LOGGED_BY_RTCC) & {a, e}
     # The same flags as a full recomputation, and the rollups as a rebuild gives them.
     entries = list(QueryLogEntry.objects.all())
     recomputed = rules.flags_for_entries(entries)

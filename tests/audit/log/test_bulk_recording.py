@@ -15,12 +15,12 @@ from audit.flags import rules as flags
 from audit.log import services
 from audit.log.parsing import MAX_BATCH, QueryInput
 from audit.log.services import IdempotencyConflict, record_queries
-from audit.models import LogState, MerkleNode, QueryFlag, QueryLogEntry, Technology
+from audit.models import LogState, MerkleNode, QueryLogEntry, Technology
 from audit.transparency.verification import verify_log
 from reports import rollups
 from reports.models import FlagRollup, SliceRollup
 from tests.audit import queries
-from tests.audit.queries import CHICAGO, FACE, LPR, NIBIN, log_snapshot
+from tests.audit.queries import CHICAGO, FACE, LPR, NIBIN, flag_pairs, log_snapshot
 from tests.factories import AgencyFactory, CertificationFactory, OperatorFactory
 
 BADGES = ["B100", "B101", "B102", "B103"]
@@ -99,9 +99,7 @@ def rollup_rows() -> dict[str, dict[tuple, tuple]]:
 
 def stored_flags() -> dict[int, list[str]]:
     found = defaultdict(list)
-    for sequence, flag in QueryFlag.objects.order_by("entry_id", "flag").values_list(
-        "entry_id", "flag"
-    ):
+    for sequence, flag in sorted(flag_pairs()):
         found[sequence].append(flag)
     return dict(found)
 

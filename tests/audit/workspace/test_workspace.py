@@ -17,14 +17,13 @@ from audit.models import (
     AccessRecord,
     AppendOnlyError,
     AuditReview,
-    QueryFlag,
     QueryLogEntry,
     QueryOutcome,
     Technology,
 )
 from audit.transparency.services import publish_tree_head
 from audit.workspace.services import record_review
-from tests.audit.queries import FACE, LPR, NIBIN, at, make_query
+from tests.audit.queries import FACE, LPR, NIBIN, at, flag_pairs, make_query
 from tests.factories import AgencyFactory, CertificationFactory, OperatorFactory
 
 
@@ -92,7 +91,7 @@ def log(record, integration):
     record_outcome(integration=integration, entry=by_seq[entries["plate"]], outcome="lead")
     record_outcome(integration=integration, entry=by_seq[entries["marshals"]], outcome="arrest")
     flags = {s: set() for s in seqs}
-    for seq, flag in QueryFlag.objects.values_list("entry_id", "flag"):
+    for seq, flag in flag_pairs():
         flags[seq].add(flag)
     assert flags == {
         entries["plate"]: set(),
@@ -834,12 +833,15 @@ def test_summary_counts_equal_direct_counts(auditor, summary_log, operators):
     assert response.status_code == 200
     summary = response.context["summary"]
 
-    in_march = QueryFlag.objects.filter(
-        entry__local_date__range=(date(2026, 3, 1), date(2026, 3, 31))
-    ).select_related("entry", "entry__operator")
-    by_kind = Counter(f.flag for f in in_march)
-    by_unit = Counter(f.entry.operator.unit for f in in_march)
-    by_operator = Counter(f.entry.operator_badge for f in in_march)
+    in_march = [
+        (QueryLogEntry.objects.select_related("operator").get(sequence=sequence), flag)
+        for sequence, flag in flag_pairs(
+            entry__local_date__range=(date(2026, 3, 1), date(2026, 3, 31))
+        )
+    ]
+    by_kind = Counter(flag for _, flag in in_march)
+    by_unit = Counter(entry.operator.unit for entry, _ in in_march)
+    by_operator = Counter(entry.operator_badge for entry, _ in in_march)
     assert by_kind == {
         "outside-agency": 2,
         "missing-offense": 1,
