@@ -22,7 +22,7 @@ from audit.imports.services import (
     record_rows,
     store_matches,
 )
-from audit.log.bulk import Checkpoints
+from audit.log.bulk import Checkpoints, gc_frozen
 from audit.models import LogState
 
 
@@ -68,7 +68,7 @@ def reconcile(*, vendor_import: VendorImport, progress: Progress | None = None) 
     result = ReconcileResult()
     last = 0
     # SQLite: each chunk's WAL is copied into the database while the next one is read.
-    with Checkpoints() as checkpoints:
+    with gc_frozen(), Checkpoints() as checkpoints:
         while True:
             # Plain values, not model instances: building a million of those was most of it.
             rows = [

@@ -44,6 +44,7 @@ from audit.imports.reading import (  # noqa: F401  (the import service's public 
 from audit.imports.selectors import import_integrations
 from audit.log.bulk import (
     Checkpoints,
+    gc_frozen,
     gc_paused,
     insert_rows,
     insert_through_staging,
@@ -247,12 +248,13 @@ def import_export(
         binary=binary, file_name=file_name, spec=spec, user=user, via=via, dry_run=dry_run
     )
     stage, previous = None, 0
-    for name, done, total in run.steps():
-        if name != stage:
-            stage, previous = name, 0
-            progress.start(name, total)
-        progress.advance(done - previous)
-        previous = done
+    with gc_frozen():
+        for name, done, total in run.steps():
+            if name != stage:
+                stage, previous = name, 0
+                progress.start(name, total)
+            progress.advance(done - previous)
+            previous = done
     return run.result
 
 

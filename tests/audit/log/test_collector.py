@@ -1,0 +1,88 @@
+"""The collector around bulk work: paused while a batch is written, and what the process held
+before a long job kept out of its passes until the job ends."""
+
+import gc
+import threading
+import weakref
+
+import pytest
+
+from audit.log.bulk import gc_frozen, gc_paused
+
+
+class Node:
+    """Refers to itself: only the cyclic collector frees it."""
+
+    def __init__(self):
+        self.me = self
+
+
+@pytest.fixture(autouse=True)
+def collector_as_found():
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    yield
+    gc.unfreeze()
+    gc.enable()
+
+
+def test_the_collector_is_paused_in_nested_batches_and_back_on_after_the_last():
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_pause_in_another_thread_keeps_the_collector_off_until_both_end():
+    inside, leave = threading.Event(), threading.Event()
+
+    def batch():
+        with gc_paused():
+            inside.set()
+            leave.wait(5)
+
+    other = threading.Thread(target=batch)
+    other.start()
+    inside.wait(5)
+    with gc_paused():
+        pass
+    assert not gc.isenabled()  # the other batch is still being written
+    leave.set()
+    other.join()
+    assert gc.isenabled()
+
+
+def test_a_collector_switched_off_before_stays_off():
+    gc.disable()
+    with gc_paused():
+        pass
+    assert not gc.isenabled()
+
+
+def test_what_was_held_before_a_job_waits_for_its_end_and_its_own_garbage_does_not():
+    before = Node()
+    held = weakref.ref(before)
+    del before  # garbage, but only the collector can tell
+    with gc_frozen():
+        assert gc.get_freeze_count() > 0
+        with gc_frozen():  # nested, as an import inside another job
+            made = Node()
+            made_ref = weakref.ref(made)
+            del made
+            gc.collect()
+            assert made_ref() is None
+        assert gc.get_freeze_count() > 0  # the outer job still runs
+        gc.collect()
+        assert held() is not None
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert held() is None
+
+
+def test_objects_a_server_froze_before_stay_frozen():
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    with gc_frozen():
+        pass
+    assert gc.get_freeze_count() == frozen
