@@ -43,6 +43,11 @@ def text(max_size: int, min_size: int = 0):
     return st.text(no_nul, min_size=min_size, max_size=max_size)
 
 
+def code(max_size: int):
+    """A code that fits once stored upper case ("ß" is two characters then: "SS")."""
+    return text(max_size).filter(lambda value: len(value.strip().upper()) <= max_size)
+
+
 @st.composite
 def valid_queries(draw) -> dict:
     technology = draw(st.sampled_from(sorted(TECHNOLOGIES)))
@@ -63,11 +68,11 @@ def valid_queries(draw) -> dict:
     if technology != "nibin" or draw(st.booleans()):
         item["target"] = "T" + draw(text(511))
     optional = {
-        "offense_code": text(8),
+        "offense_code": code(8),
         "justification": text(4000),
         "case_number": text(64),
         "supervisor": text(32),
-        "requesting_agency": text(32),
+        "requesting_agency": code(32),
         "on_behalf_of": text(200),
         "scope": st.sampled_from(["local", "regional", "national"]),
         "result_count": st.integers(0, 2_147_483_647),
