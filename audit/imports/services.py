@@ -142,6 +142,12 @@ class ImportRun:
         self.forks = False  # whether it reads in a second process too (decided in `steps`)
 
     def steps(self) -> Iterator[tuple[str, int, int | None]]:
+        # What the process held before is left out of the collector's passes meanwhile (for the
+        # command and the upload page alike); stopping the steps early ends that too.
+        with gc_frozen():
+            yield from self._steps()
+
+    def _steps(self) -> Iterator[tuple[str, int, int | None]]:
         # A long file is read by two processes where a second one can be forked: the first
         # pass split between them, then the second read ahead of the writer (`forking`).
         self.forks = (
@@ -248,13 +254,12 @@ def import_export(
         binary=binary, file_name=file_name, spec=spec, user=user, via=via, dry_run=dry_run
     )
     stage, previous = None, 0
-    with gc_frozen():
-        for name, done, total in run.steps():
-            if name != stage:
-                stage, previous = name, 0
-                progress.start(name, total)
-            progress.advance(done - previous)
-            previous = done
+    for name, done, total in run.steps():
+        if name != stage:
+            stage, previous = name, 0
+            progress.start(name, total)
+        progress.advance(done - previous)
+        previous = done
     return run.result
 
 

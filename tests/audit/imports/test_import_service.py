@@ -1,6 +1,7 @@
 """Importing export files through the service: what is kept, what is recorded into the log,
 idempotent re-imports and overlapping exports, and every refusal writing nothing."""
 
+import gc
 import hashlib
 import json
 import re
@@ -72,6 +73,18 @@ def test_a_flock_export_is_kept_and_its_unlogged_rows_recorded(known_names, user
     assert side_door.operator_badge == "R. Officer"
     assert side_door.query_type == "partial-plate-search"
     assert {"unknown-agency", "outside-agency", "unknown-operator"} <= flags_of(side_door)
+
+
+def test_while_an_import_runs_what_the_process_held_is_left_out_of_the_collector(known_names):
+    spec = services.export_spec(fmt="flock", agency_code="BPD")
+    with open(DATA / "flock_standard.csv", "rb") as binary:
+        run = services.ImportRun(binary=binary, file_name="flock_standard.csv", spec=spec)
+        steps = run.steps()
+        assert next(steps)[0] == "checking"
+        assert gc.get_freeze_count() > 0
+        steps.close()  # a page whose reader went away stops its import so
+    assert gc.get_freeze_count() == 0
+    assert VendorImport.objects.count() == 0  # stopped while checking: nothing written
 
 
 def test_the_raw_plate_is_stored_nowhere(known_names):
