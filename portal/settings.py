@@ -311,8 +311,9 @@ SIGHTLINE_LOG_RETENTION_DAYS = int(os.environ.get("SIGHTLINE_LOG_RETENTION_DAYS"
 SIGHTLINE_RECONCILE_TOLERANCE_MINUTES = int(
     os.environ.get("SIGHTLINE_RECONCILE_TOLERANCE_MINUTES", "10")
 )
-# An import of more than one chunk (10,000 rows) reads its file in a second process beside the
-# one writing, where that process can be forked safely (docs/imports.md); "0" reads in-process.
+# An import of a file over 1 MB reads it in a second process too (half of the check, then the
+# rows ahead of the writer), where that process can be forked safely (docs/imports.md); "0"
+# reads in-process.
 SIGHTLINE_IMPORT_READ_AHEAD = os.environ.get("SIGHTLINE_IMPORT_READ_AHEAD", "1") != "0"
 # Requests per integration key to the ingest endpoints ("N/sec", "N/min", "N/hour", "N/day");
 # past it the API answers 429 with Retry-After. Counts live in the default cache: per process

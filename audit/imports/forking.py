@@ -3,8 +3,8 @@
 A long import is plain Python on one core: its reading (parsing every row, twice) can run on
 another. `Forked` runs a generator in a fork of the importing process, so the fork shares what
 the importer knows (settings, the spec, the names resolved so far) without sending it, and
-passes each item back through a pipe. The pipe holds about one item, so the reader stays an
-item ahead at most and memory stays flat.
+passes each item back through a pipe. The reader runs at most `ahead` items ahead of the
+importer, held as pickled bytes, so memory stays flat.
 
 Only a program's main thread forks (the import command, a web server's worker process): an
 import run from another thread (a threaded server's request) reads in that thread instead, as
@@ -86,8 +86,8 @@ class Forked:
     def __iter__(self) -> Iterator:
         while True:
             try:
-                # An item (a chunk of rows) is many small objects, all kept until it is
-                # written: the collector's passes over them would find nothing to free.
+                # An item (a piece of a chunk of rows) is many small objects, all kept until
+                # they are written: the collector's passes over them would find nothing to free.
                 with gc_paused():
                     kind, payload = self._receiving.recv()
             except EOFError:
