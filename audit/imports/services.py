@@ -59,9 +59,11 @@ from audit.models import Agency, EntryFlags, Integration, LogState, MerkleNode, 
 WAIT_EVERY = 4
 # A file larger than this (about 10,000 Flock rows) is read by two processes (`forking`).
 SPLIT_BYTES = 1 << 20
-# The tables an import grows: on PostgreSQL their statistics are refreshed as they double during
-# an import, and at its end, so that the planner's choices follow their size.
+# The tables an import grows: on PostgreSQL the statistics of each are refreshed whenever it has
+# doubled during an import, and at its end if it grew by a tenth, so that the planner's choices
+# follow their size.
 GROWN = (QueryLogEntry, EntryFlags, MerkleNode, ImportRow, RowRecording, RowMatch)
+END_GROWTH = 1.1  # as autovacuum's default analyze threshold (a tenth of the table)
 
 
 class Progress:
@@ -220,11 +222,9 @@ class ImportRun:
             for chunk in prepared:
                 writer.write(chunk, result, checkpoints)
                 done += len(chunk.rows)
-                writer.chunks += 1
-                if writer.chunks & (writer.chunks - 1) == 0:  # after chunks 1, 2, 4, 8, ...
-                    refresh_statistics(GROWN)
+                refresh_statistics(GROWN)
                 yield "importing", done, scan.rows_read
-        refresh_statistics(GROWN)
+        refresh_statistics(GROWN, growth=END_GROWTH)
 
 
 def _size(binary: BinaryIO) -> int:
@@ -271,7 +271,6 @@ class _Writer:
         self.source = source
         self.window = tolerance()
         self.excluded = import_integrations()
-        self.chunks = 0  # chunks written
 
     def write(self, chunk: Chunk, result: ImportResult, checkpoints: Checkpoints) -> None:
         # The chunk comes prepared (`preparing`): what needs no database is done.

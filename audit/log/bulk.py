@@ -150,15 +150,32 @@ def insert_through_staging(cursor, table: str, columns: list[str], rows, conflic
     return inserted
 
 
-def refresh_statistics(models) -> None:
-    """PostgreSQL: ANALYZE the models' tables, so that the planner's choices follow their size
-    during a long bulk load (autovacuum's own analyze comes too late for that). Nothing on
-    SQLite, whose planner does not use such statistics unless asked."""
+def refresh_statistics(models, *, growth: float = 2.0) -> list[str]:
+    """PostgreSQL: ANALYZE those of the models' tables that have grown `growth` times or more
+    since the planner last saw them (or were never analyzed and hold rows); returns their names.
+
+    During a long bulk load this keeps the planner's choices following the tables' size, where
+    autovacuum's own analyze comes too late. Growth is the table's pages now against the pages
+    the planner last recorded (`pg_class.relpages`, which ANALYZE and VACUUM set), so a table
+    that a load barely grows, such as a large existing log, is not sampled again and again.
+    Nothing on SQLite, whose planner does not use such statistics unless asked.
+    """
     if connection.vendor != "postgresql":
-        return
-    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models)
+        return []
+    tables = [m._meta.db_table for m in models]
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {tables}")
+        cursor.execute(
+            "SELECT relname, relpages, pg_relation_size(oid) / current_setting('block_size')::int "
+            "FROM pg_class WHERE oid = ANY(%s::regclass[])",
+            [tables],
+        )
+        stale = sorted(
+            name for name, known, pages in cursor.fetchall() if pages and pages >= growth * known
+        )
+        if stale:
+            names = ", ".join(connection.ops.quote_name(name) for name in stale)
+            cursor.execute(f"ANALYZE {names}")
+    return stale
 
 
 class Checkpoints:
