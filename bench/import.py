@@ -1,7 +1,7 @@
 """A million-row Flock search audit imported and reconciled, against csv.reader + sqlite3.
 
     .venv/bin/python bench/import.py [--rows 1000000] [--logged-share 0.1] [--seed N]
-                                     [--keep] [--json] [--database-url URL]
+                                     [--existing N] [--keep] [--json] [--database-url URL]
 
 1. A fresh SQLite database (SIGHTLINE_DATA_DIR = a temporary directory), or with --database-url
    a fresh database at that PostgreSQL server (dropped afterwards), is migrated and given the
@@ -13,7 +13,9 @@
    partial plates, visual searches; about ten searches per plate). --logged-share of the rows
    (default 10%) are also recorded into the log beforehand, as the RTCC console would have
    posted them, a minute or two off the vendor's clock: the import must match those and record
-   all the others.
+   all the others. With --existing N, an export of N other searches (their own IDs, over the 60
+   days before) is imported first, also untimed, so that the timed import goes into a log that
+   already holds them, as a city's would.
 3. Timed: `import_export` (both passes: the check and the chunked write that matches each row
    and records the unmatched ones through `record_queries`), then `reconcile` of the same import
    (a full recomputation, as `manage.py reconcile` does).
@@ -155,12 +157,15 @@ def reader_cpu_seconds() -> float:
     return times.children_user + times.children_system
 
 
-def write_export(path: Path, rows: int, seed: int, logged_share: float) -> list[tuple]:
-    """Write the CSV; returns the logged rows (occurred_at, badge, plate, reason, case)."""
+def write_export(
+    path: Path, rows: int, seed: int, logged_share: float, *, prefix: str = "fl", earlier: int = 0
+) -> list[tuple]:
+    """Write the CSV (IDs `prefix`-n, over the 60 days ending `earlier` days before the last
+    two hours); returns the logged rows (occurred_at, badge, plate, reason, case)."""
     from tqdm import tqdm
 
     rng = random.Random(seed)
-    end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2, days=earlier)
     start = end - timedelta(days=60)
     step = (end - start).total_seconds() / rows
     names = [f"Operator {n}" for n in range(BPD_SUPERVISORS, BPD_OPERATORS)]
@@ -207,8 +212,9 @@ def write_export(path: Path, rows: int, seed: int, logged_share: float) -> list[
                 if rng.random() < 0.2
                 else f"BPD-{local.year}-{rng.randint(1, 99999):06d}"
             )
+            row_id = f"{prefix}-{n:08d}"
             writer.writerow(
-                [f"fl-{n:08d}", name, org, networks, plate, reason, case, "", written, search_type]
+                [row_id, name, org, networks, plate, reason, case, "", written, search_type]
             )
             if org != "Hoover Police Dept" and plate and rng.random() < logged_share:
                 drift = timedelta(seconds=rng.randint(-120, 120))
@@ -296,6 +302,13 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--logged-share", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--existing",
+        type=int,
+        default=0,
+        help="Import an export of this many other searches first (untimed), so that the timed "
+        "import goes into a log that already holds them.",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory.")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
@@ -334,6 +347,17 @@ def run(args, tmp: Path, database_url: str | None) -> int:
 
         AgencyAlias.objects.create(name="Birmingham AL PD", agency=Agency.objects.get(code="BPD"))
         info = machine_info()
+        if args.existing:
+            earlier = tmp / "flock-audit-earlier.csv"
+            write_export(earlier, args.existing, args.seed + 1, 0.0, prefix="ex", earlier=60)
+            with earlier.open("rb") as binary:
+                services.import_export(
+                    binary=binary,
+                    file_name=earlier.name,
+                    spec=services.export_spec(fmt="flock", agency_code="BPD"),
+                    progress=BarProgress(sys.stderr),
+                )
+            earlier.unlink()
         export = tmp / "flock-audit.csv"
         logged = write_export(export, args.rows, args.seed, args.logged_share)
         seed_log(logged)
@@ -374,6 +398,7 @@ def run(args, tmp: Path, database_url: str | None) -> int:
             "database": connection.vendor,
             "rows": rows,
             "file_mb": round(export.stat().st_size / 2**20, 1),
+            "existing": args.existing,
             "logged_beforehand": len(logged),
             "matched": result.matched,
             "recorded": result.recorded,
@@ -400,6 +425,10 @@ def run(args, tmp: Path, database_url: str | None) -> int:
         print_machine(info)
         print(f"database:  {connection.vendor} (the baseline: sqlite3 into a bare table)")
         print(f"export:    {rows:,} rows, {figures['file_mb']} MB (BOM, CRLF, mixed time shapes)")
+        print(
+            f"log:       {entries_before:,} entries before the import ({args.existing:,} from an "
+            f"earlier export, {len(logged):,} the RTCC logged), {entries_after:,} after"
+        )
         print(
             f"import:    {import_s:.1f} s, {import_rate:,.0f} rows/s, CPU {import_cpu:.1f} s "
             f"+ {reader_cpu:.1f} s in its reader process; {result.matched:,} matched, "
