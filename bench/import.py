@@ -350,13 +350,15 @@ def run(args, tmp: Path, database_url: str | None) -> int:
         if args.existing:
             earlier = tmp / "flock-audit-earlier.csv"
             write_export(earlier, args.existing, args.seed + 1, 0.0, prefix="ex", earlier=60)
+            bar = BarProgress(sys.stderr)
             with earlier.open("rb") as binary:
                 services.import_export(
                     binary=binary,
                     file_name=earlier.name,
                     spec=services.export_spec(fmt="flock", agency_code="BPD"),
-                    progress=BarProgress(sys.stderr),
+                    progress=bar,
                 )
+            bar.close()
             earlier.unlink()
         export = tmp / "flock-audit.csv"
         logged = write_export(export, args.rows, args.seed, args.logged_share)
