@@ -1,6 +1,8 @@
 """The log itself: the append-only base, technologies and their policies, agencies, operators,
 integrations, and the query log with its outcomes."""
 
+import hashlib
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -189,6 +191,37 @@ class Integration(AbstractAPIKey):
         verbose_name_plural = "integrations"
 
 
+def target_key(fingerprint: str) -> int | None:
+    """The integer by which the entries' target index finds a target fingerprint: its first 15
+    hex digits (60 bits), None for no target.
+
+    Two targets share a key only if their fingerprints (keyed HMACs) share 60 bits, which
+    practically never happens but may: a read by key therefore also checks the fingerprint
+    (`of_targets`) wherever it must be exact.
+    """
+    if not fingerprint:
+        return None
+    try:
+        return int(fingerprint[:15], 16)
+    except ValueError:  # not hex: fingerprints are, but any text is keyed the same way
+        return int.from_bytes(hashlib.sha256(fingerprint.encode()).digest()[:7], "big")
+
+
+def target_keys(fingerprints) -> list[int]:
+    """The distinct keys of these fingerprints (none for an empty one), sorted."""
+    return sorted({key for key in map(target_key, fingerprints) if key is not None})
+
+
+class EntryQuerySet(AppendOnlyQuerySet):
+    def of_targets(self, fingerprints) -> "EntryQuerySet":
+        """The entries that searched any of these target fingerprints, found through the
+        target index (by key) and checked by fingerprint."""
+        fingerprints = sorted(set(fingerprints))
+        return self.filter(target_key__in=target_keys(fingerprints)).filter(
+            target_fingerprint__in=fingerprints
+        )
+
+
 class QueryLogEntry(AppendOnlyModel):
     """One query against a surveillance system, as reported by an integration. Append-only.
 
@@ -223,6 +256,9 @@ class QueryLogEntry(AppendOnlyModel):
         Operator, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     target_fingerprint = models.CharField(max_length=64, blank=True)
+    # Derived from the fingerprint (`target_key`), for the target index only: not part of the
+    # leaf, never shown. Null when no target was searched.
+    target_key = models.BigIntegerField(null=True, editable=False)
     offense_code = models.CharField(max_length=8, blank=True)
     offense_category = models.CharField(max_length=64)
     justification = models.TextField(blank=True)
@@ -232,6 +268,8 @@ class QueryLogEntry(AppendOnlyModel):
     client_ref = models.CharField(max_length=128, null=True)
     salt = models.CharField(max_length=32, help_text=_("16 random bytes, hex."))
     leaf_hash = models.CharField(max_length=64)
+
+    objects = EntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["sequence"]
@@ -248,9 +286,11 @@ class QueryLogEntry(AppendOnlyModel):
             models.Index(fields=["local_date", "technology"], name="entry_date_tech"),
             # By target, then time: the repeated-target rule counts an operator's searches of
             # a target within its window from this index alone, and matching reads it too.
+            # Keyed by the fingerprint's integer prefix (`target_key`), not the 64-character
+            # fingerprint: a third of the size, and every entry lands at a random place in it.
             models.Index(
-                fields=["target_fingerprint", "occurred_at", "operator_badge"],
-                name="entry_target_time",
+                fields=["target_key", "occurred_at", "operator_badge"],
+                name="entry_target_key",
             ),
             models.Index(fields=["operator_badge", "local_date"], name="entry_operator_date"),
         ]

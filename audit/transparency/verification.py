@@ -26,6 +26,7 @@ from django.db.utils import load_backend
 from sightline_verifier.leaf import leaf_hashes_of_rows
 from sightline_verifier.merkle import EMPTY_ROOT, TreeBuilder, node_hash
 
+from audit.log.models import target_key
 from audit.models import Agency, LogState, MerkleNode, Operator, QueryLogEntry, SignedTreeHead
 from audit.transparency import signing
 
@@ -66,6 +67,8 @@ class _UnitResult:
 
 # --- SQL ---------------------------------------------------------------------------------------
 
+# The derived target key, checked against the committed fingerprint after the links.
+_TARGET = "target_key"
 _LINKS = (  # (link, linked table, linked column, committed column), in the order they are named
     ("operator", Operator._meta.db_table, "badge_number", "operator_badge"),
     ("supervisor", Operator._meta.db_table, "badge_number", "supervisor_badge"),
@@ -106,7 +109,7 @@ def _sql(vendor: str, quote: Callable[[str], str]) -> dict[str, str]:
         "query_type", "integration_id", "requesting_agency_code", "on_behalf_of",
         "operator_badge", "supervisor_badge", "target_fingerprint", "offense_code",
         "offense_category", "justification", "case_number", "scope", "result_count",
-        "client_ref", "salt", "leaf_hash",
+        "client_ref", "salt", "leaf_hash", "target_key",
     )  # fmt: skip
     in_range = "WHERE sequence >= %s AND sequence < %s ORDER BY sequence"
     where_nodes = f"{level} = %s AND {index} >= %s AND {index} < %s"
@@ -149,23 +152,30 @@ def _node_problem(level: int, index: int) -> tuple[tuple[int, int, int], str]:
     )
 
 
-#: Reads entries [lo, hi): their sequences in order, their recomputed leaf hashes, and the index
-#: of the first whose stored leaf hash differs, or None.
+#: Reads entries [lo, hi): their sequences in order, their recomputed leaf hashes, the index
+#: of the first whose stored leaf hash differs, or None, and the first sequence whose target key
+#: is not its fingerprint's, or None.
 LeafReader = Callable[[int, int], tuple]
+# Where the entries' query puts the fingerprint (the leaf's columns, then the leaf hash and the
+# target key).
+_FINGERPRINT = 11
 
 
 def _reader(cursor, sql: dict) -> LeafReader:
     def read(lo: int, hi: int):
         cursor.execute(sql["entries"], [lo, hi])
         rows = cursor.fetchall()
-        digests = leaf_hashes_of_rows(row[:-1] for row in rows)
-        stored = [row[-1] for row in rows]
+        digests = leaf_hashes_of_rows(row[:-2] for row in rows)
+        stored = [row[-2] for row in rows]
         mismatch = None
         if b"".join(digests).hex() != "".join(stored):
             mismatch = next(
                 i for i, (d, s) in enumerate(zip(digests, stored, strict=True)) if d.hex() != s
             )
-        return [row[0] for row in rows], digests, mismatch
+        # The target key is derived, not committed: an entry whose key was changed would be
+        # missed by every read by target (searches, the repeated-target rule, matching).
+        wrong_key = next((row[0] for row in rows if row[-1] != target_key(row[_FINGERPRINT])), None)
+        return [row[0] for row in rows], digests, mismatch, wrong_key
 
     return read
 
@@ -174,11 +184,14 @@ def _check_unit(read: LeafReader, cursor, sql: dict, start: int, end: int, size:
                 heads: list[int]):  # fmt: skip
     """Check entries [start, end) (start aligned to a unit) and the stored nodes inside them."""
     problem = None
+    bad_links: dict[str, int] = {}
     leaves: list[bytes] = []
     expected = start
     while expected < end and problem is None:
         chunk = read(expected, min(expected + CHUNK, end))
-        sequences, digests, mismatch = chunk
+        sequences, digests, mismatch, wrong_key = chunk
+        if wrong_key is not None and _TARGET not in bad_links:
+            bad_links[_TARGET] = wrong_key
         n = len(sequences)
         if not (sequences and sequences[0] == expected and sequences[-1] == expected + n - 1):
             n = 0  # a gap: find the first missing sequence
@@ -236,7 +249,9 @@ def _check_unit(read: LeafReader, cursor, sql: dict, start: int, end: int, size:
                 done += 1 << lvl
         return out
 
-    result = _UnitResult(start=start, count=count, problem=problem, frontier=frontier(count))
+    result = _UnitResult(
+        start=start, count=count, problem=problem, frontier=frontier(count), bad_links=bad_links
+    )
     for m in heads:
         if start < m <= start + count and (problem is None or (m - 1, _HEAD, 0) < problem[0]):
             result.heads[m] = frontier(m - start)
@@ -463,6 +478,11 @@ def verify_log(
                 f"Entry {bad_links[link]}: its {link.replace('_', ' ')} link does not match the "
                 f"committed {committed.replace('_', ' ')}."
             )
+    if _TARGET in bad_links:
+        raise LogVerificationError(
+            f"Entry {bad_links[_TARGET]}: its target key does not match the committed target "
+            "fingerprint, so reads by target would miss it."
+        )
     frontier = [[level, digest.hex()] for level, digest in tree.frontier()]
     if frontier != state.frontier:
         raise LogVerificationError("The log state's frontier does not match the entries.")

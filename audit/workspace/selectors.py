@@ -68,10 +68,8 @@ def search_entries(filters: dict[str, Any], *, sort: str = "-sequence") -> Query
             Exists(QueryOutcome.objects.filter(entry=OuterRef("pk"), outcome=filters["outcome"]))
         )
     if filters.get("target"):
-        entries = entries.filter(
-            target_fingerprint__in=target_fingerprints(
-                filters["target"], filters.get("technology", "")
-            )
+        entries = entries.of_targets(
+            target_fingerprints(filters["target"], filters.get("technology", ""))
         )
     entries = with_review_status(entries)
     status = filters.get("review_status")

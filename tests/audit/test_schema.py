@@ -26,7 +26,7 @@ def test_the_log_entries_indexes(db):
     assert indexed_columns(QueryLogEntry) == {
         ("local_date", "technology_id"),
         ("operator_badge", "local_date"),
-        ("target_fingerprint", "occurred_at", "operator_badge"),
+        ("target_key", "occurred_at", "operator_badge"),
         ("integration_id", "client_ref"),  # unique where client_ref is given
         ("operator_id",),
     }

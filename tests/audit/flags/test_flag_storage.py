@@ -14,7 +14,6 @@ from tests.audit.queries import GOOD_REASON, at, flag_pairs, make_query
 
 MIGRATION = importlib.import_module("audit.migrations.0010_entry_flags_as_masks")
 BEFORE = [("audit", "0009_lighter_entry_and_flag_indexes")]
-AFTER = [("audit", "0010_entry_flags_as_masks")]
 
 
 def test_stored_bits_keep_their_meaning():
@@ -102,7 +101,8 @@ def test_the_migration_moves_flags_to_masks_and_back(integration, home_agency):
     finally:
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
-        executor.migrate(AFTER)
+        # Forward to the latest migrations, as every other test expects the schema.
+        executor.migrate(executor.loader.graph.leaf_nodes())
     assert dict(EntryFlags.objects.values_list("entry_id", "mask")) == masks
     assert flag_pairs() == expected
     assert QueryLogEntry.objects.count() == 3
