@@ -7,7 +7,7 @@ import weakref
 
 import pytest
 
-from audit.log.bulk import gc_frozen, gc_paused
+from audit.log.bulk import JOB_GC_THRESHOLD, gc_frozen, gc_paused
 
 
 class Node:
@@ -79,6 +79,36 @@ def test_what_was_held_before_a_job_waits_for_its_end_and_its_own_garbage_does_n
     assert gc.get_freeze_count() == 0
     gc.collect()
     assert held() is None
+
+
+def test_a_job_collects_its_youngest_generation_less_often_and_restores_the_thresholds():
+    before = gc.get_threshold()
+    assert before[0] < JOB_GC_THRESHOLD
+    with gc_frozen():
+        assert gc.get_threshold() == (JOB_GC_THRESHOLD, *before[1:])
+        with gc_frozen():  # nested: the same until the outer job ends
+            assert gc.get_threshold() == (JOB_GC_THRESHOLD, *before[1:])
+        assert gc.get_threshold() == (JOB_GC_THRESHOLD, *before[1:])
+        # Cycles made meanwhile are still collected, by the collector's own passes, only less
+        # often: after as many allocations as the threshold, without a collect() here.
+        made = weakref.ref(Node())
+        for _ in range(JOB_GC_THRESHOLD):
+            Node()
+            if made() is None:
+                break
+        assert made() is None
+    assert gc.get_threshold() == before
+
+
+def test_a_higher_threshold_set_before_a_job_is_kept():
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(JOB_GC_THRESHOLD * 2, *before[1:])
+        with gc_frozen():
+            assert gc.get_threshold()[0] == JOB_GC_THRESHOLD * 2
+        assert gc.get_threshold()[0] == JOB_GC_THRESHOLD * 2
+    finally:
+        gc.set_threshold(*before)
 
 
 def test_objects_a_server_froze_before_stay_frozen():
