@@ -93,6 +93,7 @@ class ImportResult:
 
 
 _ROW_FIELDS = [ImportRow._meta.get_field(name) for name in ROW_FIELD_NAMES]
+_KEY, _LINE = ROW_FIELD_NAMES.index("row_key"), ROW_FIELD_NAMES.index("line")
 _RECORDING_FIELDS = [RowRecording._meta.get_field(n) for n in ("vendor_import", "row", "entry")]
 _MATCH_FIELDS = [
     RowMatch._meta.get_field(n) for n in ("vendor_import", "row", "entry", "seconds_apart")
@@ -348,6 +349,12 @@ class _Writer:
             cursor.executemany(
                 _insert_sql(ImportRow, _ROW_FIELDS) + " ON CONFLICT DO NOTHING", values
             )
+            inserted = cursor.rowcount
+        if inserted == len(values):
+            # Every row was new (the usual case): their ids are the last `inserted` ones, in
+            # the order of `values` (ids are assigned in increasing order under the lock).
+            first = self._last_id() - inserted + 1
+            return {row[_KEY]: (first + i, row[_LINE]) for i, row in enumerate(values)}
         return self._new_ids(last_id)
 
 

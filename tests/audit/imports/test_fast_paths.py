@@ -147,3 +147,33 @@ def test_each_chunk_waits_for_the_last_ones_checkpoint_and_starts_the_next(
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_autocheckpoint")
             assert cursor.fetchone()[0] == 1000
+
+
+def _links_agree_with_rows():
+    """Every recorded row is linked to the entry recorded from it (its key is the entry's
+    client_ref) and every matched row to an entry of its own target: the ids the writer used
+    for the links were the rows' own."""
+    from audit.imports.models import RowMatch, RowRecording
+
+    recordings = RowRecording.objects.select_related("row", "entry")
+    assert recordings.exists()
+    for link in recordings:
+        assert link.entry.client_ref == link.row.row_key
+        assert link.row.vendor_import_id == link.vendor_import_id
+    for link in RowMatch.objects.select_related("row", "entry"):
+        assert link.entry.target_fingerprint == link.row.target_fingerprint
+        assert link.row.vendor_import_id == link.vendor_import_id
+
+
+@pytest.mark.django_db
+def test_new_rows_ids_are_their_own_when_all_are_new_and_when_some_were_kept(known_names):
+    from audit.imports.models import ImportRow
+
+    first = run_import("flock_overlap_a.csv")  # every row new: ids counted from the last
+    assert first.kept == first.scan.rows_read and first.recorded > 0
+    _links_agree_with_rows()
+    second = run_import("flock_overlap_b.csv")  # some rows kept already: ids read back
+    assert 0 < second.duplicates < second.scan.rows_read
+    assert second.recorded > 0
+    _links_agree_with_rows()
+    assert ImportRow.objects.count() == first.kept + second.kept
