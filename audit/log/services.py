@@ -13,7 +13,7 @@ from audit.flags import rules as flags
 from audit.flags.services import flag_new_entries
 from audit.log import signals
 from audit.log.bulk import gc_paused, insert_rows, utc_datetime_adapter
-from audit.log.models import target_key
+from audit.log.models import INTEGRATION_PREFIX, target_key
 from audit.log.nibrs import offense_category
 from audit.log.parsing import QueryInput
 from audit.models import (
@@ -160,28 +160,38 @@ def _in_chunks(values: list) -> list[list]:
 def _existing_entries(integration: Integration, refs: list[str]) -> dict[str, QueryLogEntry]:
     """The entries this integration already recorded under any of these client_refs."""
     table = connection.ops.quote_name(QueryLogEntry._meta.db_table)
-    found: list[str] = []
+    # The expression of the client_ref_unique_per_integration index, written as that index's
+    # definition writes it (the prefix a literal, not a parameter), so that both databases read
+    # the index. The whole id is compared here, not in SQL: with "integration_id = %s" there,
+    # SQLite puts that constant into the expression and no longer sees the index's.
+    if connection.vendor == "postgresql":
+        where = f"LEFT(integration_id, {INTEGRATION_PREFIX}) = %s"
+    else:
+        where = f"SUBSTR(integration_id, 1, {INTEGRATION_PREFIX}) = %s"
+    prefix = integration.pk[:INTEGRATION_PREFIX]
+    found: list[tuple[int, str]] = []
     # A bare existence check first: a fresh batch (the usual case) loads no entry at all.
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"SELECT client_ref FROM {table} "  # noqa: S608
-                "WHERE integration_id = %s AND client_ref = ANY(%s)",
-                [integration.pk, refs],
+                f"SELECT sequence, integration_id FROM {table} "  # noqa: S608
+                f"WHERE {where} AND client_ref = ANY(%s)",
+                [prefix, refs],
             )
-            found.extend(ref for (ref,) in cursor.fetchall())
+            found.extend(cursor.fetchall())
         else:
             for chunk in _in_chunks(refs):
                 marks = ", ".join(["%s"] * len(chunk))
                 cursor.execute(
-                    f"SELECT client_ref FROM {table} "  # noqa: S608
-                    f"WHERE integration_id = %s AND client_ref IN ({marks})",
-                    [integration.pk, *chunk],
+                    f"SELECT sequence, integration_id FROM {table} "  # noqa: S608
+                    f"WHERE {where} AND client_ref IN ({marks})",
+                    [prefix, *chunk],
                 )
-                found.extend(ref for (ref,) in cursor.fetchall())
+                found.extend(cursor.fetchall())
+    sequences = [sequence for sequence, of in found if of == integration.pk]
     existing: dict[str, QueryLogEntry] = {}
-    for chunk in _in_chunks(found):
-        for entry in QueryLogEntry.objects.filter(integration=integration, client_ref__in=chunk):
+    for chunk in _in_chunks(sequences):
+        for entry in QueryLogEntry.objects.filter(sequence__in=chunk):
             existing[entry.client_ref] = entry
     return existing
 
