@@ -18,7 +18,7 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from audit.log.models import target_key
+from audit.log.models import target_prefix
 from audit.models import Agency, Certification, EntryFlags, QueryLogEntry, Technology
 
 MISSING_CASE_NUMBER = "missing-case-number"
@@ -223,32 +223,32 @@ def _contiguous(entries) -> tuple[int, int, bool]:
 
 def _searches_since(targets: set[str], since: datetime) -> dict[tuple, int]:
     """How many searches each (operator badge, target) had in the log since `since`, or more:
-    counted by target key (`target_key`), so a target that shares its key with another (which
-    practically never happens) counts the other's searches too. Callers use it to choose whose
-    searches to read, and read those by fingerprint.
+    counted by the fingerprint's prefix (`target_prefix`), so a target that shares its prefix
+    with another (which practically never happens) counts the other's searches too. Callers use
+    it to choose whose searches to read, and read those by fingerprint.
 
-    Every column read is in the entry_target_key index, so the database counts from the index
+    Every column read is in the entry_target_prefix index, so the database counts from the index
     alone, reading only the window (not every earlier search of each target).
     """
-    by_key: dict[int, list[str]] = defaultdict(list)
+    by_prefix: dict[int, list[str]] = defaultdict(list)
     for target in targets:
-        by_key[target_key(target)].append(target)
+        by_prefix[target_prefix(target)].append(target)
     counts: dict[tuple, int] = {}
     table = connection.ops.quote_name(QueryLogEntry._meta.db_table)
     since_db = connection.ops.adapt_datetimefield_value(since)
-    values = sorted(key for key in by_key if key is not None)
+    values = sorted(prefix for prefix in by_prefix if prefix is not None)
     size = (connection.features.max_query_params or 10_000) - 10
     with connection.cursor() as cursor:
         for start in range(0, len(values), size):
             chunk = values[start : start + size]
             cursor.execute(
-                f"SELECT operator_badge, target_key, COUNT(*) FROM {table} "  # noqa: S608
-                f"WHERE target_key IN ({', '.join(['%s'] * len(chunk))}) "
-                "AND occurred_at >= %s GROUP BY operator_badge, target_key",
+                f"SELECT operator_badge, target_prefix, COUNT(*) FROM {table} "  # noqa: S608
+                f"WHERE target_prefix IN ({', '.join(['%s'] * len(chunk))}) "
+                "AND occurred_at >= %s GROUP BY operator_badge, target_prefix",
                 [*chunk, since_db],
             )
-            for badge, key, count in cursor.fetchall():
-                for target in by_key[key]:
+            for badge, prefix, count in cursor.fetchall():
+                for target in by_prefix[prefix]:
                     counts[(badge, target)] = count
     return counts
 

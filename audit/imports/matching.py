@@ -149,7 +149,7 @@ def match(
             if candidate[1] in wanted
         )
     else:
-        # Each target's entries within the window only (the entry_target_key index; by key
+        # Each target's entries within the window only (the entry_target_prefix index; by prefix
         # and by fingerprint, so half as many targets a statement).
         for part in in_chunks(fingerprints, 450):
             found.extend(entries.of_targets(part).values_list(*columns))

@@ -198,33 +198,33 @@ class Integration(AbstractAPIKey):
         verbose_name_plural = "integrations"
 
 
-def target_key(fingerprint: str) -> int | None:
+def target_prefix(fingerprint: str) -> int | None:
     """The integer by which the entries' target index finds a target fingerprint: its first 15
     hex digits (60 bits), None for no target.
 
-    Two targets share a key only if their fingerprints (keyed HMACs) share 60 bits, which
-    practically never happens but may: a read by key therefore also checks the fingerprint
+    Two targets share a prefix only if their fingerprints (keyed HMACs) share 60 bits, which
+    practically never happens but may: a read by prefix therefore also checks the fingerprint
     (`of_targets`) wherever it must be exact.
     """
     if not fingerprint:
         return None
     try:
         return int(fingerprint[:15], 16)
-    except ValueError:  # not hex: fingerprints are, but any text is keyed the same way
+    except ValueError:  # not hex: fingerprints are, but any text gets one the same way
         return int.from_bytes(hashlib.sha256(fingerprint.encode()).digest()[:7], "big")
 
 
-def target_keys(fingerprints) -> list[int]:
-    """The distinct keys of these fingerprints (none for an empty one), sorted."""
-    return sorted({key for key in map(target_key, fingerprints) if key is not None})
+def target_prefixes(fingerprints) -> list[int]:
+    """The distinct prefixes of these fingerprints (none for an empty one), sorted."""
+    return sorted({prefix for prefix in map(target_prefix, fingerprints) if prefix is not None})
 
 
 class EntryQuerySet(AppendOnlyQuerySet):
     def of_targets(self, fingerprints) -> "EntryQuerySet":
         """The entries that searched any of these target fingerprints, found through the
-        target index (by key) and checked by fingerprint."""
+        target index (by prefix) and checked by fingerprint."""
         fingerprints = sorted(set(fingerprints))
-        return self.filter(target_key__in=target_keys(fingerprints)).filter(
+        return self.filter(target_prefix__in=target_prefixes(fingerprints)).filter(
             target_fingerprint__in=fingerprints
         )
 
@@ -264,9 +264,9 @@ class QueryLogEntry(AppendOnlyModel):
         Operator, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     target_fingerprint = models.CharField(max_length=64, blank=True)
-    # Derived from the fingerprint (`target_key`), for the target index only: not part of the
+    # Derived from the fingerprint (`target_prefix`), for the target index only: not part of the
     # leaf, never shown. Null when no target was searched.
-    target_key = models.BigIntegerField(null=True, editable=False)
+    target_prefix = models.BigIntegerField(null=True, editable=False)
     offense_code = models.CharField(max_length=8, blank=True)
     offense_category = models.CharField(max_length=64)
     justification = models.TextField(blank=True)
@@ -298,11 +298,11 @@ class QueryLogEntry(AppendOnlyModel):
             models.Index(fields=["local_date", "technology"], name="entry_date_tech"),
             # By target, then time: the repeated-target rule counts an operator's searches of
             # a target within its window from this index alone, and matching reads it too.
-            # Keyed by the fingerprint's integer prefix (`target_key`), not the 64-character
+            # Keyed by the fingerprint's integer prefix (`target_prefix`), not the 64-character
             # fingerprint: a third of the size, and every entry lands at a random place in it.
             models.Index(
-                fields=["target_key", "occurred_at", "operator_badge"],
-                name="entry_target_key",
+                fields=["target_prefix", "occurred_at", "operator_badge"],
+                name="entry_target_prefix",
             ),
             models.Index(fields=["operator_badge", "local_date"], name="entry_operator_date"),
         ]

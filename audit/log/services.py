@@ -13,7 +13,7 @@ from audit.flags import rules as flags
 from audit.flags.services import flag_new_entries
 from audit.log import signals
 from audit.log.bulk import gc_paused, insert_rows, utc_datetime_adapter
-from audit.log.models import INTEGRATION_PREFIX, target_key
+from audit.log.models import INTEGRATION_PREFIX, target_prefix
 from audit.log.nibrs import offense_category
 from audit.log.parsing import QueryInput
 from audit.models import (
@@ -142,7 +142,7 @@ _ENTRY_FIELD_NAMES = (
     "sequence", "recorded_at", "occurred_at", "local_date", "technology", "query_type",
     "integration", "requesting_agency_code", "requesting_agency", "on_behalf_of",
     "operator_badge", "operator", "supervisor_badge", "supervisor", "target_fingerprint",
-    "target_key", "offense_code", "offense_category", "justification", "case_number", "scope",
+    "target_prefix", "offense_code", "offense_category", "justification", "case_number", "scope",
     "result_count", "client_ref", "salt", "leaf_hash",
 )  # fmt: skip
 # A column added to the model without a database default fails every insert (NOT NULL), and
@@ -335,7 +335,7 @@ def _append(
     recorded: list[RecordedEntry] = []
     get_agency = agencies.get
     get_operator = operators.get
-    key_of = target_key
+    prefix_of = target_prefix
     for i, (q, digest, (occurred, facts, category)) in enumerate(
         zip(fresh, digests, locals_, strict=True)
     ):
@@ -358,7 +358,7 @@ def _append(
                 q.query_type, integration_id, q.requesting_agency, get_agency(q.requesting_agency),
                 q.on_behalf_of, q.operator, operator_id, supervisor,
                 get_operator(supervisor) if supervisor else None, q.target_fingerprint,
-                key_of(q.target_fingerprint), q.offense_code, category, q.justification,
+                prefix_of(q.target_fingerprint), q.offense_code, category, q.justification,
                 q.case_number, q.scope, q.result_count, q.client_ref, leaf_rows[i][19], leaf_hash,
             )
         )  # fmt: skip

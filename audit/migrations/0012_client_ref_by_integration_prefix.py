@@ -14,7 +14,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audit", "0011_entry_target_key"),
+        ("audit", "0011_entry_target_prefix"),
     ]
 
     operations = [

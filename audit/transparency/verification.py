@@ -26,7 +26,7 @@ from django.db.utils import load_backend
 from sightline_verifier.leaf import leaf_hashes_of_rows
 from sightline_verifier.merkle import EMPTY_ROOT, TreeBuilder, node_hash
 
-from audit.log.models import target_key
+from audit.log.models import target_prefix
 from audit.models import Agency, LogState, MerkleNode, Operator, QueryLogEntry, SignedTreeHead
 from audit.transparency import signing
 
@@ -67,8 +67,8 @@ class _UnitResult:
 
 # --- SQL ---------------------------------------------------------------------------------------
 
-# The derived target key, checked against the committed fingerprint after the links.
-_TARGET = "target_key"
+# The derived target prefix, checked against the committed fingerprint after the links.
+_TARGET = "target_prefix"
 _LINKS = (  # (link, linked table, linked column, committed column), in the order they are named
     ("operator", Operator._meta.db_table, "badge_number", "operator_badge"),
     ("supervisor", Operator._meta.db_table, "badge_number", "supervisor_badge"),
@@ -109,7 +109,7 @@ def _sql(vendor: str, quote: Callable[[str], str]) -> dict[str, str]:
         "query_type", "integration_id", "requesting_agency_code", "on_behalf_of",
         "operator_badge", "supervisor_badge", "target_fingerprint", "offense_code",
         "offense_category", "justification", "case_number", "scope", "result_count",
-        "client_ref", "salt", "leaf_hash", "target_key",
+        "client_ref", "salt", "leaf_hash", "target_prefix",
     )  # fmt: skip
     in_range = "WHERE sequence >= %s AND sequence < %s ORDER BY sequence"
     where_nodes = f"{level} = %s AND {index} >= %s AND {index} < %s"
@@ -153,11 +153,11 @@ def _node_problem(level: int, index: int) -> tuple[tuple[int, int, int], str]:
 
 
 #: Reads entries [lo, hi): their sequences in order, their recomputed leaf hashes, the index
-#: of the first whose stored leaf hash differs, or None, and the first sequence whose target key
+#: of the first whose stored leaf hash differs, or None, and the first sequence whose target prefix
 #: is not its fingerprint's, or None.
 LeafReader = Callable[[int, int], tuple]
 # Where the entries' query puts the fingerprint (the leaf's columns, then the leaf hash and the
-# target key).
+# target prefix).
 _FINGERPRINT = 11
 
 
@@ -172,10 +172,12 @@ def _reader(cursor, sql: dict) -> LeafReader:
             mismatch = next(
                 i for i, (d, s) in enumerate(zip(digests, stored, strict=True)) if d.hex() != s
             )
-        # The target key is derived, not committed: an entry whose key was changed would be
+        # The target prefix is derived, not committed: an entry whose prefix was changed would be
         # missed by every read by target (searches, the repeated-target rule, matching).
-        wrong_key = next((row[0] for row in rows if row[-1] != target_key(row[_FINGERPRINT])), None)
-        return [row[0] for row in rows], digests, mismatch, wrong_key
+        wrong_prefix = next(
+            (row[0] for row in rows if row[-1] != target_prefix(row[_FINGERPRINT])), None
+        )
+        return [row[0] for row in rows], digests, mismatch, wrong_prefix
 
     return read
 
@@ -189,9 +191,9 @@ def _check_unit(read: LeafReader, cursor, sql: dict, start: int, end: int, size:
     expected = start
     while expected < end and problem is None:
         chunk = read(expected, min(expected + CHUNK, end))
-        sequences, digests, mismatch, wrong_key = chunk
-        if wrong_key is not None and _TARGET not in bad_links:
-            bad_links[_TARGET] = wrong_key
+        sequences, digests, mismatch, wrong_prefix = chunk
+        if wrong_prefix is not None and _TARGET not in bad_links:
+            bad_links[_TARGET] = wrong_prefix
         n = len(sequences)
         if not (sequences and sequences[0] == expected and sequences[-1] == expected + n - 1):
             n = 0  # a gap: find the first missing sequence
@@ -480,7 +482,7 @@ def verify_log(
             )
     if _TARGET in bad_links:
         raise LogVerificationError(
-            f"Entry {bad_links[_TARGET]}: its target key does not match the committed target "
+            f"Entry {bad_links[_TARGET]}: its target prefix does not match the committed target "
             "fingerprint, so reads by target would miss it."
         )
     frontier = [[level, digest.hex()] for level, digest in tree.frontier()]

@@ -26,7 +26,7 @@ def test_the_log_entries_indexes(db):
     assert indexed_columns(QueryLogEntry) == {
         ("local_date", "technology_id"),
         ("operator_badge", "local_date"),
-        ("target_key", "occurred_at", "operator_badge"),
+        ("target_prefix", "occurred_at", "operator_badge"),
         # Unique where client_ref is given, by the integration's key prefix (an expression,
         # which introspection does not name).
         (None, "client_ref"),

@@ -674,20 +674,22 @@ def test_edited_links_are_named(linked_log, unlocked):
 
 
 @pytest.mark.django_db
-def test_an_edited_target_key_is_named(integration, unlocked):
-    """The target key is derived from the committed fingerprint: one changed (or removed), which
+def test_an_edited_target_prefix_is_named(integration, unlocked):
+    """The target prefix is derived from the committed fingerprint: one changed (or removed), which
     would hide the entry from every read by target, is named; the lowest entry first."""
     record(integration, 12)
     publish_tree_head()
     verify_log()
     with transaction.atomic():
-        execute("UPDATE audit_querylogentry SET target_key = NULL WHERE sequence = 9")
-        execute("UPDATE audit_querylogentry SET target_key = target_key + 1 WHERE sequence = 4")
-        message = assert_fails(r"^Entry 4: its target key does not match")
+        execute("UPDATE audit_querylogentry SET target_prefix = NULL WHERE sequence = 9")
+        execute(
+            "UPDATE audit_querylogentry SET target_prefix = target_prefix + 1 WHERE sequence = 4"
+        )
+        message = assert_fails(r"^Entry 4: its target prefix does not match")
         assert message.endswith("committed target fingerprint, so reads by target would miss it.")
         transaction.set_rollback(True)
     with transaction.atomic():
-        execute("UPDATE audit_querylogentry SET target_key = NULL WHERE sequence = 9")
-        assert_fails(r"^Entry 9: its target key")
+        execute("UPDATE audit_querylogentry SET target_prefix = NULL WHERE sequence = 9")
+        assert_fails(r"^Entry 9: its target prefix")
         transaction.set_rollback(True)
     verify_log()
