@@ -6,7 +6,7 @@
 # and check the fingerprint (QueryLogEntry.objects.of_targets).
 #
 # The prefixes of the entries already recorded are filled in here, with the entries' append-only
-# triggers lifted for this one statement and put back: the prefix is derived from the recorded
+# triggers lifted for this step only and put back: the prefix is derived from the recorded
 # fingerprint, is not part of any leaf and changes nothing the log has committed to.
 
 from django.db import migrations, models
