@@ -1,7 +1,8 @@
 """A million-row Flock search audit imported and reconciled, against csv.reader + sqlite3.
 
     .venv/bin/python bench/import.py [--rows 1000000] [--logged-share 0.1] [--seed N]
-                                     [--existing N] [--keep] [--json] [--database-url URL]
+                                     [--existing N] [--random-ids] [--keep] [--json]
+                                     [--database-url URL]
 
 1. A fresh SQLite database (SIGHTLINE_DATA_DIR = a temporary directory), or with --database-url
    a fresh database at that PostgreSQL server (dropped afterwards), is migrated and given the
@@ -16,6 +17,9 @@
    all the others. With --existing N, an export of N other searches (their own IDs, over the 60
    days before) is imported first, also untimed, so that the timed import goes into a log that
    already holds them, as a city's would.
+   With --random-ids the row IDs are random UUID-shaped strings instead of IDs in sequence, as
+   some vendors ship them: the row keys, and the recorded entries' client_refs, then land at
+   random places in their indexes.
 3. Timed: `import_export` (both passes: the check and the chunked write that matches each row
    and records the unmatched ones through `record_queries`), then `reconcile` of the same import
    (a full recomputation, as `manage.py reconcile` does).
@@ -50,6 +54,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -160,10 +165,18 @@ def reader_cpu_seconds() -> float:
 
 
 def write_export(
-    path: Path, rows: int, seed: int, logged_share: float, *, prefix: str = "fl", earlier: int = 0
+    path: Path,
+    rows: int,
+    seed: int,
+    logged_share: float,
+    *,
+    prefix: str = "fl",
+    earlier: int = 0,
+    random_ids: bool = False,
 ) -> list[tuple]:
-    """Write the CSV (IDs `prefix`-n, over the 60 days ending `earlier` days before the last
-    two hours); returns the logged rows (occurred_at, badge, plate, reason, case)."""
+    """Write the CSV (IDs `prefix`-n, or random UUID-shaped ones, over the 60 days ending
+    `earlier` days before the last two hours); returns the logged rows (occurred_at, badge,
+    plate, reason, case)."""
     from tqdm import tqdm
 
     rng = random.Random(seed)
@@ -214,7 +227,7 @@ def write_export(
                 if rng.random() < 0.2
                 else f"BPD-{local.year}-{rng.randint(1, 99999):06d}"
             )
-            row_id = f"{prefix}-{n:08d}"
+            row_id = str(uuid.UUID(int=rng.getrandbits(128))) if random_ids else f"{prefix}-{n:08d}"
             writer.writerow(
                 [row_id, name, org, networks, plate, reason, case, "", written, search_type]
             )
@@ -313,6 +326,12 @@ def main() -> int:
         help="Import an export of this many other searches first (untimed), so that the timed "
         "import goes into a log that already holds them.",
     )
+    parser.add_argument(
+        "--random-ids",
+        action="store_true",
+        help="Random UUID-shaped row IDs instead of IDs in sequence (the row keys, and the "
+        "recorded entries' client_refs, then land at random places in their indexes).",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory.")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
@@ -365,7 +384,9 @@ def run(args, tmp: Path, database_url: str | None) -> int:
             bar.close()
             earlier.unlink()
         export = tmp / "flock-audit.csv"
-        logged = write_export(export, args.rows, args.seed, args.logged_share)
+        logged = write_export(
+            export, args.rows, args.seed, args.logged_share, random_ids=args.random_ids
+        )
         seed_log(logged)
         entries_before = QueryLogEntry.objects.count()
 
@@ -413,6 +434,7 @@ def run(args, tmp: Path, database_url: str | None) -> int:
             "rows": rows,
             "file_mb": round(export.stat().st_size / 2**20, 1),
             "existing": args.existing,
+            "random_ids": args.random_ids,
             "logged_beforehand": len(logged),
             "matched": result.matched,
             "recorded": result.recorded,
@@ -439,7 +461,11 @@ def run(args, tmp: Path, database_url: str | None) -> int:
         }
         print_machine(info)
         print(f"database:  {connection.vendor} (the baseline: sqlite3 into a bare table)")
-        print(f"export:    {rows:,} rows, {figures['file_mb']} MB (BOM, CRLF, mixed time shapes)")
+        ids = "random IDs" if args.random_ids else "IDs in sequence"
+        print(
+            f"export:    {rows:,} rows, {figures['file_mb']} MB (BOM, CRLF, mixed time shapes, "
+            f"{ids})"
+        )
         print(
             f"log:       {entries_before:,} entries before the import ({args.existing:,} from an "
             f"earlier export, {len(logged):,} the RTCC logged), {entries_after:,} after"
