@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.utils import load_backend
-from sightline_verifier.leaf import leaf_hashes_of_rows
+from sightline_verifier.leaf import ROW_FIELDS, leaf_hashes_of_rows
 from sightline_verifier.merkle import EMPTY_ROOT, TreeBuilder, node_hash
 
 from audit.log.models import target_prefix
@@ -156,9 +156,9 @@ def _node_problem(level: int, index: int) -> tuple[tuple[int, int, int], str]:
 #: of the first whose stored leaf hash differs, or None, and the first sequence whose target prefix
 #: is not its fingerprint's, or None.
 LeafReader = Callable[[int, int], tuple]
-# Where the entries' query puts the fingerprint (the leaf's columns, then the leaf hash and the
-# target prefix).
-_FINGERPRINT = 11
+# Where the entries' query puts the fingerprint: its columns are the leaf's (ROW_FIELDS), then
+# the leaf hash and the target prefix.
+_FINGERPRINT = ROW_FIELDS.index("target_fingerprint")
 
 
 def _reader(cursor, sql: dict) -> LeafReader:
