@@ -256,7 +256,7 @@ def _searches_since(targets: set[str], since: datetime) -> dict[tuple, int]:
 class _Context:
     """Everything the rules need beyond the entries themselves, fetched in a few queries."""
 
-    def __init__(self, entries: list[QueryLogEntry]):
+    def __init__(self, entries: list[QueryLogEntry], *, newest: bool = False):
         self.policies = {t.slug: t for t in Technology.objects.all()}
         self.home = set(Agency.objects.filter(is_home=True).values_list("code", flat=True))
         self.known_agency_codes = set(Agency.objects.values_list("code", flat=True))
@@ -278,6 +278,8 @@ class _Context:
         # batch repeats them often, and the reason checks are regular expressions.
         self.text_flags: dict[tuple, tuple[str, ...]] = {}
         self.first, self.last, self.contiguous = _contiguous(entries)
+        # The entries are the log's newest, just appended under its lock: nothing follows them.
+        self.newest = newest and self.contiguous
         self.volume_rank = self._volume_ranks(entries)
         self.repeated = self._repeated_targets(entries)
 
@@ -291,13 +293,26 @@ class _Context:
         # first..last one sequence at a time: the entries themselves when contiguous.
         before: dict[tuple, int] = defaultdict(int)
         counted: dict[tuple, list[int]] = defaultdict(list)
+        if self.contiguous:
+            for e in entries:
+                counted[(e.operator_badge, e.technology_id, e.local_date)].append(e.sequence)
         for badge_chunk in _chunked(badges):
             for day_chunk in _chunked(days):
-                # Two IN lists use the (operator_badge, local_date) index; exact keys are
-                # matched here.
+                # Two IN lists use the (operator_badge, local_date, technology) index; exact
+                # keys are matched here.
                 matching = QueryLogEntry.objects.filter(
                     operator_badge__in=badge_chunk, local_date__in=day_chunk
                 ).order_by()
+                if self.newest:
+                    # The entries are the log's last (its append lock is held): the log
+                    # before them is all of it less them, counted from the index alone.
+                    for badge, tech, day, count in matching.values_list(
+                        "operator_badge", "technology_id", "local_date"
+                    ).annotate(count=Count("*")):
+                        key = (badge, tech, day)
+                        if key in keys:
+                            before[key] += count - len(counted[key])
+                    continue
                 for badge, tech, day, count in (
                     matching.filter(sequence__lt=first)
                     .values_list("operator_badge", "technology_id", "local_date")
@@ -312,9 +327,6 @@ class _Context:
                 ).values_list("operator_badge", "technology_id", "local_date", "sequence"):
                     if (badge, tech, day) in keys:
                         counted[(badge, tech, day)].append(sequence)
-        if self.contiguous:
-            for e in entries:
-                counted[(e.operator_badge, e.technology_id, e.local_date)].append(e.sequence)
         ranks = {}
         for key, sequences in counted.items():
             for rank, sequence in enumerate(sorted(sequences), start=before[key] + 1):
@@ -437,11 +449,18 @@ def _flags_of(entry: QueryLogEntry, ctx: _Context) -> list[str]:
     return found
 
 
-def flags_for_entries(entries: list[QueryLogEntry]) -> dict[int, list[str]]:
-    """The sorted flags of each entry (by sequence) under the policies in force now."""
+def flags_for_entries(
+    entries: list[QueryLogEntry], *, newest: bool = False
+) -> dict[int, list[str]]:
+    """The sorted flags of each entry (by sequence) under the policies in force now.
+
+    `newest`: the entries are the log's last, just appended with its append lock still held
+    (the recording path), so that no entry follows them; the rules then count the log before
+    them from indexes alone.
+    """
     if not entries:
         return {}
-    ctx = _Context(entries)
+    ctx = _Context(entries, newest=newest)
     found = {entry.sequence: _flags_of(entry, ctx) for entry in entries}
     for source in FLAG_SOURCES:
         for sequence, names in source(entries).items():

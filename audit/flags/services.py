@@ -11,9 +11,10 @@ from audit.log.bulk import insert_rows
 from audit.models import EntryFlags, QueryLogEntry
 
 
-def flag_new_entries(entries: list) -> dict[int, list[str]]:
-    """Compute and store the flags of entries that have none stored; returns them by sequence."""
-    found = flags.flags_for_entries(entries)
+def flag_new_entries(entries: list, *, newest: bool = False) -> dict[int, list[str]]:
+    """Compute and store the flags of entries that have none stored; returns them by sequence.
+    `newest`: they are the log's last, its append lock held (see `flags_for_entries`)."""
+    found = flags.flags_for_entries(entries, newest=newest)
     mask_of = flags.mask_of
     # One row per flagged entry, in one statement.
     insert_rows(

@@ -304,7 +304,11 @@ class QueryLogEntry(AppendOnlyModel):
                 fields=["target_prefix", "occurred_at", "operator_badge"],
                 name="entry_target_prefix",
             ),
-            models.Index(fields=["operator_badge", "local_date"], name="entry_operator_date"),
+            # An operator's queries by day; with the technology, the daily-volume rule counts an
+            # operator's queries of a day on each tool from this index alone.
+            models.Index(
+                fields=["operator_badge", "local_date", "technology"], name="entry_operator_date"
+            ),
         ]
 
     def __str__(self) -> str:

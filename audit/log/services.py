@@ -377,7 +377,7 @@ def _append(
         size=first + len(fresh),
         frontier=[[level, h.hex()] for level, h in zip(levels, hashes, strict=True)],
     )
-    new_flags = flag_new_entries(recorded)
+    new_flags = flag_new_entries(recorded, newest=True)
     signals.queries_recorded.send(sender=QueryLogEntry, entries=recorded, flags=new_flags)
     # robust: the queries are recorded whatever happens to the head; it is retried later.
     transaction.on_commit(publish_tree_head_if_due, robust=True)

@@ -25,7 +25,7 @@ def indexed_columns(model) -> set[tuple[str, ...]]:
 def test_the_log_entries_indexes(db):
     assert indexed_columns(QueryLogEntry) == {
         ("local_date", "technology_id"),
-        ("operator_badge", "local_date"),
+        ("operator_badge", "local_date", "technology_id"),
         ("target_prefix", "occurred_at", "operator_badge"),
         # Unique where client_ref is given, by the integration's key prefix (an expression,
         # which introspection does not name).

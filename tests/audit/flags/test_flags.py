@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from audit.flags import rules as flags
 from audit.flags.services import reflag
@@ -390,6 +391,36 @@ def test_volume_counts_per_day_per_operator_per_technology(record, home_agency):
         make_query(technology=NIBIN, occurred_at=at(4, 16)),  # another technology
     )
     assert [r.flags for r in results] == [(), (), ()]
+
+
+def test_volume_of_a_new_batch_is_counted_from_the_operator_date_index_alone(record):
+    """The recording path counts the day's earlier queries without reading the entries
+    themselves (their technology is in the index); re-flagging keeps its own query."""
+    set_policy(LPR, daily_volume_threshold=3)
+    record(*(make_query(target=f"VOL{n}", occurred_at=at(4, 9 + n)) for n in range(3)))
+    captured = []
+
+    def capture(execute, sql, params, many, context):
+        if "COUNT(" in sql and '"operator_badge" IN' in sql:
+            captured.append((sql, list(params)))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        (fourth,) = record(make_query(target="VOL3", occurred_at=at(4, 20)))
+    assert fourth.flags == (flags.VOLUME_ANOMALY,)
+    ((sql, params),) = captured
+    assert '"sequence"' not in sql  # the whole log less the batch, not the log before it
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + sql.replace("%s", "?"), params)
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+            assert "USING COVERING INDEX entry_operator_date" in plan
+        else:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = " ".join(row[0] for row in cursor.fetchall())
+            assert "Index Only Scan using entry_operator_date" in plan
 
 
 def test_volume_day_is_the_local_day(record):
