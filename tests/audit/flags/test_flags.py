@@ -421,6 +421,13 @@ def test_volume_of_a_new_batch_is_counted_from_the_operator_date_index_alone(rec
             cursor.execute("EXPLAIN " + sql, params)
             plan = " ".join(row[0] for row in cursor.fetchall())
             assert "Index Only Scan using entry_operator_date" in plan
+    # Re-flagging (entries that need not be the log's last) counts the log before them.
+    captured.clear()
+    with connection.execute_wrapper(capture):
+        again = flags.flags_for_entries(list(QueryLogEntry.objects.order_by("sequence")))
+    assert again[fourth.sequence] == [flags.VOLUME_ANOMALY]
+    ((sql, params),) = captured
+    assert '"sequence" <' in sql
 
 
 def test_volume_day_is_the_local_day(record):
