@@ -303,23 +303,15 @@ class _Context:
                 matching = QueryLogEntry.objects.filter(
                     operator_badge__in=badge_chunk, local_date__in=day_chunk
                 ).order_by()
-                if self.newest:
-                    # The entries are the log's last (its append lock is held): the log
-                    # before them is all of it less them, counted from the index alone.
-                    for badge, tech, day, count in matching.values_list(
-                        "operator_badge", "technology_id", "local_date"
-                    ).annotate(count=Count("*")):
-                        key = (badge, tech, day)
-                        if key in keys:
-                            before[key] += count - len(counted[key])
-                    continue
-                for badge, tech, day, count in (
-                    matching.filter(sequence__lt=first)
-                    .values_list("operator_badge", "technology_id", "local_date")
-                    .annotate(count=Count("sequence"))
-                ):
-                    if (badge, tech, day) in keys:
-                        before[(badge, tech, day)] += count
+                # When the entries are the log's last (its append lock held), the log before
+                # them is all of it less them: counted from the index alone, no sequence read.
+                earlier = matching if self.newest else matching.filter(sequence__lt=first)
+                for badge, tech, day, count in earlier.values_list(
+                    "operator_badge", "technology_id", "local_date"
+                ).annotate(count=Count("*")):
+                    key = (badge, tech, day)
+                    if key in keys:
+                        before[key] += count - len(counted[key]) if self.newest else count
                 if self.contiguous:
                     continue
                 for badge, tech, day, sequence in matching.filter(
