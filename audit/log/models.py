@@ -198,6 +198,20 @@ class Integration(AbstractAPIKey):
         verbose_name_plural = "integrations"
 
 
+class LogPositionField(models.BigIntegerField):
+    """A position in the log, 64 bits. As a primary key on SQLite it is declared `integer`,
+    which makes it the table's rowid: declared `bigint` (as Django declares a BigIntegerField),
+    it would be an ordinary column with a hidden rowid beside it and an automatic unique index
+    of its own, one more B-tree that every append writes and every read by position walks
+    first, and the other indexes would hold the rowid instead of the position. Columns that
+    refer to it are declared the same way. Nothing changes on PostgreSQL (`bigint`)."""
+
+    def db_type(self, connection):
+        if connection.vendor == "sqlite":
+            return "integer"
+        return super().db_type(connection)
+
+
 def target_prefix(fingerprint: str) -> int | None:
     """The integer by which the entries' target index finds a target fingerprint: its first 15
     hex digits (60 bits), None for no target.
@@ -236,7 +250,7 @@ class QueryLogEntry(AppendOnlyModel):
     still recorded, and flagged); the foreign keys are resolved when the code is known.
     """
 
-    sequence = models.BigIntegerField(primary_key=True, help_text=_("Merkle leaf index."))
+    sequence = LogPositionField(primary_key=True, help_text=_("Merkle leaf index."))
     recorded_at = models.DateTimeField(help_text=_("Server clock."))
     occurred_at = models.DateTimeField(help_text=_("Client clock."))
     local_date = models.DateField(help_text=_("Local date of occurred_at; the public date."))
