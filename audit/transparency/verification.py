@@ -29,6 +29,7 @@ from sightline_verifier.merkle import EMPTY_ROOT, TreeBuilder, node_hash
 from audit.log.models import target_prefix
 from audit.models import Agency, LogState, MerkleNode, Operator, QueryLogEntry, SignedTreeHead
 from audit.transparency import signing
+from audit.transparency.bounds import stored_beyond
 
 #: A unit is 2**UNIT_LEVEL entries: one worker task, one perfect subtree.
 UNIT_LEVEL = 15
@@ -457,23 +458,8 @@ def verify_log(
     finally:
         results.close()
 
-    stored_beyond = QueryLogEntry.objects.filter(sequence__gte=size).count()
-    if stored_beyond:
-        raise LogVerificationError(
-            f"The log state says {size} entries but {size + stored_beyond} are stored."
-        )
-    top = max(size.bit_length() - 1, 0)
-    for level in range(1, top + 1):
-        extra = (
-            MerkleNode.objects.filter(level=level, index__gte=size >> level)
-            .order_by("index")
-            .values_list("index", flat=True)
-            .first()
-        )
-        if extra is not None:
-            raise LogVerificationError(f"Unexpected stored subtree L{level}#{extra}.")
-    if MerkleNode.objects.filter(level__gt=top).exists():
-        raise LogVerificationError("Stored subtrees exist above the tree's height.")
+    if (problem := stored_beyond(size)) is not None:
+        raise LogVerificationError(problem)
     for link, _, _, committed in _LINKS:
         if link in bad_links:
             raise LogVerificationError(

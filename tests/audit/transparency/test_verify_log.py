@@ -693,3 +693,45 @@ def test_an_edited_target_prefix_is_named(integration, unlocked):
         assert_fails(r"^Entry 9: its target prefix")
         transaction.set_rollback(True)
     verify_log()
+
+
+# --- (f) a live log, appended to while it is checked -----------------------------------------
+
+
+def appending(integration, count: int, also=None):
+    """A progress callback that appends `count` entries (then runs `also`) the first time."""
+    calls = []
+
+    def progress(done: int) -> None:
+        if not calls:
+            record(integration, count)
+            if also is not None:
+                also()
+        calls.append(done)
+
+    return progress
+
+
+@pytest.mark.django_db
+def test_entries_and_subtrees_appended_while_the_log_is_checked_are_not_extra(log12, integration):
+    # 12 + 9: new subtrees at every level up to L4, above the checked tree's height (L3).
+    result = verify_log(progress=appending(integration, 9))
+    assert result.size == 12  # what was checked; the next run checks the rest
+    assert MerkleNode.objects.filter(level=4).exists()
+    assert verify_log().size == 21
+
+
+@pytest.mark.django_db
+def test_an_entry_stored_beyond_the_state_is_found_while_the_log_grows(log12, integration):
+    def stray():
+        # A copy of entry 0 far past the log's end, as SQL outside the service could store it.
+        columns = [f.column for f in QueryLogEntry._meta.concrete_fields if f.column != "sequence"]
+        names = ", ".join(q(c) for c in columns)
+        values = ", ".join("NULL" if c == "client_ref" else q(c) for c in columns)
+        execute(
+            f"INSERT INTO audit_querylogentry (sequence, {names}) "
+            f"SELECT 40, {values} FROM audit_querylogentry WHERE sequence = 0"
+        )
+
+    with pytest.raises(LogVerificationError, match=r"^The log state says 15 entries but 16"):
+        verify_log(progress=appending(integration, 3, also=stray))
