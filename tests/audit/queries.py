@@ -3,6 +3,8 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django.db import connection
+
 from audit.flags.rules import ALL_FLAGS
 from audit.log.parsing import QueryInput, fingerprint_target
 from audit.models import EntryFlags, LogState, MerkleNode, QueryLogEntry
@@ -69,3 +71,17 @@ def stored_flags_of(sequence: int) -> set[str]:
 def flagged_with(flag: str) -> set[int]:
     """The sequences of the entries stored with that flag."""
     return {sequence for sequence, found in flag_pairs() if found == flag}
+
+
+def query_plan(sql: str, params=(), *, avoid: tuple[str, ...] = ("seqscan",)) -> str:
+    """The database's plan for `sql` (written with %s), as one line: SQLite's EXPLAIN QUERY PLAN
+    details, or PostgreSQL's EXPLAIN with the scans in `avoid` turned off for the transaction, so
+    that an index the planner may use shows however few rows a test holds."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            return " ".join(str(row[-1]) for row in cursor.fetchall())
+        for scan in avoid:
+            cursor.execute(f"SET LOCAL enable_{scan} = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        return " ".join(row[0] for row in cursor.fetchall())

@@ -14,7 +14,16 @@ from audit.log.parsing import QueryInput
 from audit.log.services import RecordedQuery, record_queries
 from audit.models import Agency, EntryFlags, QueryLogEntry, Technology
 from tests.audit import queries
-from tests.audit.queries import CHICAGO, FACE, GOOD_REASON, LPR, NIBIN, flag_pairs, stored_flags_of
+from tests.audit.queries import (
+    CHICAGO,
+    FACE,
+    GOOD_REASON,
+    LPR,
+    NIBIN,
+    flag_pairs,
+    query_plan,
+    stored_flags_of,
+)
 from tests.factories import AgencyFactory, CertificationFactory, OperatorFactory
 
 BADGE = "B4242"
@@ -410,17 +419,11 @@ def test_volume_of_a_new_batch_is_counted_from_the_operator_date_index_alone(rec
     assert fourth.flags == (flags.VOLUME_ANOMALY,)
     ((sql, params),) = captured
     assert '"sequence"' not in sql  # the whole log less the batch, not the log before it
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("EXPLAIN QUERY PLAN " + sql.replace("%s", "?"), params)
-            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
-            assert "USING COVERING INDEX entry_operator_date" in plan
-        else:
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("SET LOCAL enable_bitmapscan = off")
-            cursor.execute("EXPLAIN " + sql, params)
-            plan = " ".join(row[0] for row in cursor.fetchall())
-            assert "Index Only Scan using entry_operator_date" in plan
+    plan = query_plan(sql, params, avoid=("seqscan", "bitmapscan"))
+    if connection.vendor == "sqlite":
+        assert "USING COVERING INDEX entry_operator_date" in plan
+    else:
+        assert "Index Only Scan using entry_operator_date" in plan
     # Re-flagging (entries that need not be the log's last) counts the log before them.
     captured.clear()
     with connection.execute_wrapper(capture):

@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from audit.log.models import INTEGRATION_PREFIX
 from audit.log.services import IdempotencyConflict, create_integration, record_queries
 from audit.models import Integration, QueryLogEntry
-from tests.audit.queries import make_query
+from tests.audit.queries import make_query, query_plan
 
 
 def test_an_integration_id_starts_with_its_unique_prefix(home_agency):
@@ -78,15 +78,10 @@ def test_the_replay_check_reads_the_index(integration, home_agency):
         queries=[make_query(client_ref=f"r-{n}") for n in range(3, 40)],
     )
     sql, params = _captured_existence_query(integration)
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("EXPLAIN QUERY PLAN " + sql.replace("%s", "?"), params)
-            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
-            index = "client_ref_unique_per_integration"
-            assert f"SEARCH audit_querylogentry USING INDEX {index}" in plan
-        else:
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("EXPLAIN " + sql, params)
-            plan = " ".join(row[0] for row in cursor.fetchall())
-            assert "client_ref_unique_per_integration" in plan
-            assert "Index Cond" in plan
+    plan = query_plan(sql, params)
+    if connection.vendor == "sqlite":
+        index = "client_ref_unique_per_integration"
+        assert f"SEARCH audit_querylogentry USING INDEX {index}" in plan
+    else:
+        assert "client_ref_unique_per_integration" in plan
+        assert "Index Cond" in plan

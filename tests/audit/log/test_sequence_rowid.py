@@ -11,7 +11,7 @@ from audit.log.services import record_outcome, record_queries
 from audit.models import AuditReview, EntryFlags, QueryLogEntry, QueryOutcome
 from audit.transparency.verification import verify_log
 from audit.workspace.services import record_review
-from tests.audit.queries import make_query
+from tests.audit.queries import make_query, query_plan
 
 sqlite_only = pytest.mark.skipif(
     connection.vendor != "sqlite", reason="a rowid is SQLite's; PostgreSQL keeps bigint"
@@ -19,12 +19,6 @@ sqlite_only = pytest.mark.skipif(
 BEFORE = [("audit", "0013_entry_operator_date_technology")]
 # The append-only tables the migration rebuilds on SQLite (each has an entry foreign key).
 REBUILT = ("audit_querylogentry", "audit_queryoutcome", "audit_auditreview")
-
-
-def plan(sql: str, params=()) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
-        return " | ".join(str(row[-1]) for row in cursor.fetchall())
 
 
 def automatic_indexes(table: str) -> list[str]:
@@ -42,14 +36,14 @@ def test_the_sequence_is_the_entries_rowid_and_every_index_holds_it():
     # No separate index for the primary key, on the entries or on their flags (keyed by it).
     assert automatic_indexes("audit_querylogentry") == []
     assert automatic_indexes("audit_entryflags") == []
-    assert "INTEGER PRIMARY KEY" in plan(
+    assert "INTEGER PRIMARY KEY" in query_plan(
         "SELECT leaf_hash FROM audit_querylogentry WHERE sequence = %s", [7]
     )
-    assert "INTEGER PRIMARY KEY" in plan(
+    assert "INTEGER PRIMARY KEY" in query_plan(
         "SELECT mask FROM audit_entryflags WHERE entry_id = %s", [7]
     )
     # An index read that wants the sequence too never visits the table.
-    assert "USING COVERING INDEX entry_operator_date" in plan(
+    assert "USING COVERING INDEX entry_operator_date" in query_plan(
         "SELECT sequence FROM audit_querylogentry WHERE operator_badge = %s AND local_date = %s",
         ["B4107", "2026-05-01"],
     )
