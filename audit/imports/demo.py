@@ -56,7 +56,9 @@ def seed_vendor_import(
         )
     )
     tz = timezone.get_default_timezone()
-    end = datetime.combine(today, time(17), tzinfo=tz)
+    # The export runs to 17:00 of `today`, or to now if that is earlier: none of its searches
+    # (nor the console's record of them) happened after the demo was loaded.
+    end = min(datetime.combine(today, time(17), tzinfo=tz), timezone.now())
     start = end - timedelta(days=DAYS)
     plates = [
         f"{rng.randint(1, 67)}{rng.choice(LETTERS)}{rng.choice(LETTERS)}{rng.randint(100, 999)}"
@@ -87,7 +89,7 @@ def seed_vendor_import(
                 QueryInput(
                     technology=FLOCK_TECHNOLOGY,
                     query_type=flock_query_type(search_type, plate),
-                    occurred_at=moment + timedelta(seconds=rng.randint(-120, 120)),
+                    occurred_at=min(moment + timedelta(seconds=rng.randint(-120, 120)), end),
                     operator=badge,
                     target_fingerprint=fingerprint_target(FLOCK_TECHNOLOGY, plate),
                     offense_code=offense,

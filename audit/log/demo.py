@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from audit.log import services
 from audit.log.parsing import QueryInput, fingerprint_target
@@ -206,20 +207,28 @@ def _certified_for(unit: str) -> list[str]:
     return ["license-plate-reader", "face-recognition"]
 
 
-def _local_moment(rng: random.Random, day: date, tz: ZoneInfo) -> datetime:
+def _local_moment(
+    rng: random.Random, day: date, tz: ZoneInfo, until: datetime | None = None
+) -> datetime:
+    """A moment of `day` in the center's busy hours; on the day of `until`, before `until`."""
     # Busy hours inside the 19 staffed hours (05:00-24:00); about 2% happen overnight.
     overnight = rng.random() < 0.02
     hour = rng.randint(0, 4) if overnight else min(23, max(5, int(rng.gauss(14.5, 4.2))))
     moment = datetime.combine(day, time(hour, rng.randint(0, 59), rng.randint(0, 59)), tzinfo=tz)
+    if until is not None and moment >= until:
+        # Today's searches happened so far today: the day's hours shrink to the part gone by.
+        midnight = datetime.combine(day, time(0), tzinfo=tz)
+        moment = midnight + (moment - midnight) * ((until - midnight) / timedelta(days=1))
     return moment.astimezone(UTC)
 
 
 class _QueryMaker:
     """Makes realistic queries for a day: mostly routine, sometimes a policy problem."""
 
-    def __init__(self, rng: random.Random, count: int):
+    def __init__(self, rng: random.Random, count: int, until: datetime | None = None):
         self.rng = rng
         self.tz = ZoneInfo(settings.TIME_ZONE)
+        self.until = until
         by_agency: dict[str, list[Operator]] = {}
         for operator in Operator.objects.select_related("agency").order_by("badge_number"):
             by_agency.setdefault(operator.agency.code, []).append(operator)
@@ -316,7 +325,7 @@ class _QueryMaker:
         return QueryInput(
             technology=slug,
             query_type=query_type,
-            occurred_at=_local_moment(rng, day, self.tz),
+            occurred_at=_local_moment(rng, day, self.tz, self.until),
             operator=operator,
             target_fingerprint=fingerprint_target(slug, target) if target else "",
             offense_code=offense,
@@ -332,10 +341,11 @@ class _QueryMaker:
 
 
 def generate_queries(
-    rng: random.Random, *, count: int, start: date, end: date
+    rng: random.Random, *, count: int, start: date, end: date, until: datetime | None = None
 ) -> Iterator[tuple[str, QueryInput]]:
-    """Yield (agency code, QueryInput) in time order, exactly `count` over [start, end]."""
-    maker = _QueryMaker(rng, count)
+    """Yield (agency code, QueryInput) in time order, exactly `count` over [start, end], none
+    at or after `until` (a moment of `end`, or after it)."""
+    maker = _QueryMaker(rng, count, until)
     days = (end - start).days + 1
     # A few problem episodes, in proportion to the size of the demo.
     episodes = max(1, count // 20_000)
@@ -374,8 +384,10 @@ def seed_queries(
     today: date,
     progress: Callable[[int], None] = lambda n: None,
 ) -> int:
-    """Record `count` queries over the two years before `today`, in batches; returns count."""
+    """Record `count` queries over the two years up to `today`, in batches; returns count.
+    None happened after the moment they are recorded: today's are before it."""
     start = today - timedelta(days=730)
+    until = timezone.now()
     batch: dict[str, list[QueryInput]] = {}
     pending = 0
     recorded = 0
@@ -390,7 +402,7 @@ def seed_queries(
         batch.clear()
         pending = 0
 
-    for code, query in generate_queries(rng, count=count, start=start, end=today):
+    for code, query in generate_queries(rng, count=count, start=start, end=today, until=until):
         batch.setdefault(code, []).append(query)
         pending += 1
         if pending >= BATCH:

@@ -2,7 +2,7 @@
 
 import random
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -179,6 +179,34 @@ def test_seed_demo_imports_a_demo_vendor_export_that_reconciles_both_ways(db):
     head = SignedTreeHead.objects.latest()
     assert head.tree_size == QueryLogEntry.objects.count() > 300 + len(recorded)
     assert verify_log().root_hash == head.root_hash
+
+
+def test_seed_demo_loaded_today_holds_no_search_after_the_moment_it_ran(db, monkeypatch):
+    from django.utils import timezone
+
+    from audit.imports.models import ImportRow
+
+    # Loaded at 09:30 local time: the demo's day runs to 17:00 for the vendor's export and to
+    # midnight for the log, and none of it may have happened yet.
+    loaded = timezone.make_aware(datetime(2026, 3, 10, 9, 30))
+    monkeypatch.setattr(timezone, "now", lambda: loaded)
+    run("seed_demo", *SEED_ARGS[:6], "--vendor-rows", "300")
+    assert timezone.localdate() == date(2026, 3, 10)
+    entries = QueryLogEntry.objects.all()
+    assert entries.filter(occurred_at__gt=loaded).count() == 0
+    assert ImportRow.objects.filter(occurred_at__gt=loaded).count() == 0
+    # The day's searches so far are there, the log's and the vendor's.
+    assert entries.filter(local_date=date(2026, 3, 10)).exists()
+    assert ImportRow.objects.filter(local_date=date(2026, 3, 10)).exists()
+
+
+def test_seed_demo_refuses_a_day_after_today(db):
+    from django.utils import timezone
+
+    later = (timezone.localdate() + timedelta(days=1)).isoformat()
+    with pytest.raises(CommandError, match="--today must not be after today"):
+        run("seed_demo", "--queries", "10", "--today", later)
+    assert not Agency.objects.exists()
 
 
 def test_seed_demo_refuses_a_negative_number_of_vendor_rows(db):

@@ -43,6 +43,8 @@ class Command(BaseCommand):
             raise CommandError("--queries must be zero or more.")
         if vendor_rows < 0:
             raise CommandError("--vendor-rows must be zero or more.")
+        if today is not None and today > timezone.localdate():
+            raise CommandError("--today must not be after today: the demo's searches happened.")
         if demo_password is not None and len(demo_password) < 8:
             raise CommandError("--demo-password must be at least 8 characters.")
         if Agency.objects.exists():
