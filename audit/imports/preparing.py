@@ -24,12 +24,19 @@ CHUNK = 10_000
 
 @dataclass(slots=True)
 class Chunk:
-    """Rows ready to write: each row, its side for matching, and the values of each key's first
-    row as an ImportRow (`ROW_FIELD_NAMES`); `as_read` is in the values, not the rows."""
+    """Rows ready to write, each as its side for matching and its values as an ImportRow
+    (`ROW_FIELD_NAMES`), in the file's order: `values[i]` is the row of `sides[i]`.
 
-    rows: list[VendorRow]
+    The values hold everything the writer needs of a row besides its side, so the rows
+    themselves are not kept (nor sent by a reader process). A key that the chunk repeats is in
+    it each time; the writer keeps its first row only.
+    """
+
     sides: list[Side]
     values: list[tuple]
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 # An import row's columns in the order `Preparer.values` builds them; a column added to the
@@ -55,23 +62,16 @@ class Preparer:
 
     def chunk(self, rows: list[VendorRow]) -> Chunk:
         sides = sides_of(rows, self.names)
-        values = self.values(rows, sides)
-        for row in rows:
-            row.as_read = {}  # kept in the values; the writer needs the rest only
-        return Chunk(rows, sides, values)
+        return Chunk(sides, self.values(rows, sides))
 
     def values(self, rows: list[VendorRow], sides: list[Side]) -> list[tuple]:
-        """The rows as ImportRow values (`ROW_FIELD_NAMES`), a key's first row only."""
+        """The rows as ImportRow values (`ROW_FIELD_NAMES`), one per row."""
         adapt_dt, adapt_date, local_tz = self.adapt_dt, self.adapt_date, self.local_tz
         import_id, source = self.import_id, self.source
         dumps = json.JSONEncoder(ensure_ascii=False).encode
         days: dict = {}
         values = []
-        seen: set[str] = set()
         for row, side in zip(rows, sides, strict=True):
-            if row.row_key in seen:
-                continue  # a key repeated in the chunk: its first row only
-            seen.add(row.row_key)
             occurred = row.occurred_at
             day = occurred.astimezone(local_tz).date()
             local_date = days.get(day)
@@ -117,9 +117,7 @@ class ReadAhead:
     in pieces of `PIECE` rows (what `make(PIECE)` yields); iterate, then `close()`.
 
     The reader holds the objects of one piece at a time, and the pieces it made ahead of the
-    writer (a chunk's worth) as bytes, not a chunk of objects. A row's key repeated in two
-    pieces of a chunk is in both pieces' values; the writer's insert keeps its first row only,
-    as it does for a key kept by an earlier chunk.
+    writer (a chunk's worth) as bytes, not a chunk of objects.
     """
 
     def __init__(self, make: Callable[[int], Iterator[Chunk]], size: int = CHUNK):
@@ -131,14 +129,14 @@ class ReadAhead:
         )
 
     def __iter__(self) -> Iterator[Chunk]:
-        chunk = Chunk([], [], [])
+        chunk = Chunk([], [])
         for payload in self._forked:
             with gc_paused():  # see Forked.__iter__
                 _add_piece(chunk, payload)
-            if len(chunk.rows) >= self.size:
+            if len(chunk) >= self.size:
                 yield chunk
-                chunk = Chunk([], [], [])
-        if chunk.rows:
+                chunk = Chunk([], [])
+        if chunk.values:
             yield chunk
 
     def close(self) -> None:
@@ -149,13 +147,11 @@ class ReadAhead:
 PIECE = 2_500
 # Plain tuples through the pipe: a slotted dataclass pickles field by field, several times
 # slower to read back than a tuple (and the writer reads every chunk).
-_ROW_SLOTS = VendorRow.__slots__
 _SIDE_SLOTS = Side.__slots__
 
 
 def _encoded(piece: Chunk) -> tuple:
     return (
-        [tuple(getattr(row, name) for name in _ROW_SLOTS) for row in piece.rows],
         [tuple(getattr(side, name) for name in _SIDE_SLOTS) for side in piece.sides],
         piece.values,
     )
@@ -163,9 +159,8 @@ def _encoded(piece: Chunk) -> tuple:
 
 def _add_piece(chunk: Chunk, payload: tuple) -> None:
     """Append a piece to the chunk; its sides' indexes become their rows' places in the chunk."""
-    rows, sides, values = payload
-    offset = len(chunk.rows)
-    chunk.rows.extend(VendorRow(*row) for row in rows)
+    sides, values = payload
+    offset = len(chunk)
     for fields in sides:
         side = Side(*fields)
         side.index += offset

@@ -94,6 +94,12 @@ class ImportResult:
 
 _ROW_FIELDS = [ImportRow._meta.get_field(name) for name in ROW_FIELD_NAMES]
 _KEY, _LINE = ROW_FIELD_NAMES.index("row_key"), ROW_FIELD_NAMES.index("line")
+_NOT_NEW = (0, 0)  # no line is 0
+# Where the log's query of a row finds its fields among the row's values.
+_TECHNOLOGY, _TYPE, _TARGET, _REASON, _CASE, _SCOPE = (
+    ROW_FIELD_NAMES.index(name)
+    for name in ("technology", "query_type", "target_fingerprint", "reason", "case_number", "scope")
+)
 _RECORDING_FIELDS = [RowRecording._meta.get_field(n) for n in ("vendor_import", "row", "entry")]
 _MATCH_FIELDS = [
     RowMatch._meta.get_field(n) for n in ("vendor_import", "row", "entry", "seconds_apart")
@@ -222,7 +228,7 @@ class ImportRun:
         ):
             for chunk in prepared:
                 writer.write(chunk, result, checkpoints)
-                done += len(chunk.rows)
+                done += len(chunk)
                 refresh_statistics(GROWN)
                 yield "importing", done, scan.rows_read
         refresh_statistics(GROWN, growth=END_GROWTH)
@@ -275,7 +281,7 @@ class _Writer:
 
     def write(self, chunk: Chunk, result: ImportResult, checkpoints: Checkpoints) -> None:
         # The chunk comes prepared (`preparing`): what needs no database is done.
-        rows, sides, values = chunk.rows, chunk.sides, chunk.values
+        sides, values = chunk.sides, chunk.values
         checkpoints.wait()
         with gc_paused(), transaction.atomic():
             # The log's append lock, for the whole chunk (every import writer takes it too).
@@ -283,8 +289,10 @@ class _Writer:
             # A key some import kept already is not inserted again (nor a key repeated in the
             # chunk); the rows inserted now tell which of the chunk's rows are new.
             ids = self._insert_rows(values)
-            fresh = [i for i, row in enumerate(rows) if ids.get(row.row_key, (0, 0))[1] == row.line]
-            result.duplicates += len(rows) - len(fresh)
+            fresh = [
+                i for i, row in enumerate(values) if ids.get(row[_KEY], _NOT_NEW)[1] == row[_LINE]
+            ]
+            result.duplicates += len(values) - len(fresh)
             if not fresh:
                 return
             matched = match(
@@ -293,13 +301,15 @@ class _Writer:
                 window=self.window,
                 excluded=self.excluded,
             )
-            row_ids = {i: ids[rows[i].row_key][0] for i in fresh}
+            row_ids = {i: ids[values[i][_KEY]][0] for i in fresh}
             store_matches(self.vendor_import, matched, row_ids)
             recorded = record_rows(
                 vendor_import=self.vendor_import,
                 source=self.source,
                 rows=[
-                    (row_ids[i], query_input(rows[i], sides[i])) for i in fresh if i not in matched
+                    (row_ids[i], _query_of_values(values[i], sides[i]))
+                    for i in fresh
+                    if i not in matched
                 ],
             )
             result.kept += len(fresh)
@@ -333,7 +343,13 @@ class _Writer:
             return cursor.fetchone()[0] or 0
 
     def _insert_rows(self, values: list[tuple]) -> dict[str, tuple[int, int]]:
-        """Insert the rows whose keys are new; {row_key: (id, line)} of those."""
+        """Insert the rows whose keys are new (a key's first row only); {row_key: (id, line)}
+        of those."""
+        if len({row[_KEY] for row in values}) < len(values):  # a key the chunk repeats
+            firsts: dict[str, tuple] = {}
+            for row in values:
+                firsts.setdefault(row[_KEY], row)
+            values = list(firsts.values())
         # Both databases: a row whose (source, row_key) is kept already is skipped.
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":  # COPY, and the new rows' ids at once
@@ -359,7 +375,7 @@ class _Writer:
 
 
 def query_input(row, side: Side) -> QueryInput:
-    """The log's query for a vendor row (a VendorRow, or an ImportRow kept earlier)."""
+    """The log's query for a vendor row kept earlier (an ImportRow's fields)."""
     return QueryInput(
         technology=getattr(row, "technology_id", None) or row.technology,
         query_type=row.query_type,
@@ -375,6 +391,26 @@ def query_input(row, side: Side) -> QueryInput:
         scope=row.scope,
         result_count=None,
         client_ref=row.row_key,
+    )
+
+
+def _query_of_values(values: tuple, side: Side) -> QueryInput:
+    """The log's query for a vendor row given as its ImportRow values (`ROW_FIELD_NAMES`)."""
+    return QueryInput(
+        technology=values[_TECHNOLOGY],
+        query_type=values[_TYPE],
+        occurred_at=side.occurred_at,
+        operator=side.badge,
+        target_fingerprint=values[_TARGET],
+        offense_code="",
+        justification=values[_REASON],
+        case_number=values[_CASE],
+        supervisor="",
+        requesting_agency=side.agency,
+        on_behalf_of="",
+        scope=values[_SCOPE],
+        result_count=None,
+        client_ref=values[_KEY],
     )
 
 

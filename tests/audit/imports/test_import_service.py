@@ -137,6 +137,33 @@ def test_rows_without_ids_keep_repeated_searches_and_skip_overlaps(known_names):
     assert QueryLogEntry.objects.count() == 5
 
 
+@pytest.mark.parametrize("chunk", [10_000, 2, 1])
+def test_a_vendor_id_the_file_repeats_keeps_its_first_row(
+    known_names, tmp_path, monkeypatch, chunk
+):
+    # In one chunk, or across chunks: the first row with the ID is kept and recorded, and the
+    # others are counted as duplicates, whatever they say.
+    monkeypatch.setattr(services, "CHUNK", chunk)
+    header = "ID,Name,Org Name,Total Networks Searched,License Plate,Reason,Case #,Filters,"
+    header += "Search Time,Search Type"
+    lines = [
+        header,
+        "f-1,Jane Analyst,Birmingham AL PD,1,ABC1234,first reading,,,2026-03-04 14:05:12,Search",
+        "f-1,Jane Analyst,Birmingham AL PD,1,ABC1234,second reading,,,2026-03-04 14:06:00,Search",
+        "f-2,Jane Analyst,Birmingham AL PD,1,XYZ9876,another search,,,2026-03-04 14:07:00,Search",
+        "f-1,Jane Analyst,Birmingham AL PD,1,ABC1234,third reading,,,2026-03-04 14:08:00,Search",
+    ]
+    (tmp_path / "repeats.csv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    result = run_import("repeats.csv", directory=tmp_path)
+    assert (result.scan.rows_read, result.kept, result.duplicates, result.recorded) == (4, 2, 2, 2)
+    kept = {row.row_key: row for row in ImportRow.objects.all()}
+    assert sorted(kept) == ["id:f-1", "id:f-2"]
+    assert (kept["id:f-1"].line, kept["id:f-1"].reason) == (2, "first reading")
+    assert kept["id:f-2"].line == 4
+    assert entry_of("id:f-1").justification == "first reading"
+    assert QueryLogEntry.objects.count() == 2
+
+
 def test_generic_csv_and_xlsx_with_mapping_files(known_names):
     csv_result = run_import("generic_vendor.csv", fmt="generic-csv", mapping="generic_vendor.toml")
     assert (csv_result.kept, csv_result.recorded) == (3, 3)
