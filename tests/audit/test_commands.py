@@ -209,6 +209,19 @@ def test_seed_demo_refuses_a_day_after_today(db):
     assert not Agency.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)  # heads are published after commits
+def test_seed_demo_keeps_a_head_published_while_it_loaded(settings):
+    # With no interval between heads, one covering everything is published as the last batch
+    # commits: the command keeps it and still creates the demo users.
+    settings.SIGHTLINE_TREE_HEAD_INTERVAL = 0
+    output = run("seed_demo", *SEED_ARGS)
+    assert SignedTreeHead.objects.latest().tree_size == 300
+    assert "signed tree head of size 300" in output
+    assert (
+        get_user_model().objects.filter(username__in=["council", "auditor", "admin"]).count() == 3
+    )
+
+
 def test_seed_demo_refuses_a_negative_number_of_vendor_rows(db):
     with pytest.raises(CommandError, match="--vendor-rows must be zero or more"):
         run("seed_demo", "--vendor-rows", "-1")
