@@ -446,6 +446,13 @@ def test_search_page_shows_flags_and_review_status(auditor, reviewed_log):
     assert "3 entries match" in html
 
 
+def test_search_page_counts_with_the_languages_separators(auditor, record):
+    record(*(make_query(target=f"P{n}", occurred_at=at(1 + n % 6, 9)) for n in range(1234)))
+    assert "1,234 entries match" in auditor.get("/audit/").content.decode()
+    spanish = auditor.get("/audit/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "1\xa0234 entradas coinciden" in spanish  # Spanish groups digits with a space
+
+
 @pytest.fixture
 def sixty(record):
     """60 entries over six days by three operators."""
