@@ -14,6 +14,7 @@ ahead of the writer.
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import BinaryIO
 
 from django.conf import settings
@@ -95,11 +96,14 @@ class ImportResult:
 _ROW_FIELDS = [ImportRow._meta.get_field(name) for name in ROW_FIELD_NAMES]
 _KEY, _LINE = ROW_FIELD_NAMES.index("row_key"), ROW_FIELD_NAMES.index("line")
 _NOT_NEW = (0, 0)  # no line is 0
-# Where the log's query of a row finds its fields among the row's values.
-_TECHNOLOGY, _TYPE, _TARGET, _REASON, _CASE, _SCOPE = (
-    ROW_FIELD_NAMES.index(name)
-    for name in ("technology", "query_type", "target_fingerprint", "reason", "case_number", "scope")
-)
+# A row's values as `_query`'s arguments after the side.
+_QUERY_FIELDS = itemgetter(
+    *(
+        ROW_FIELD_NAMES.index(name)
+        for name in ("technology", "query_type", "target_fingerprint", "reason", "case_number",
+                     "scope", "row_key")
+    )
+)  # fmt: skip
 _RECORDING_FIELDS = [RowRecording._meta.get_field(n) for n in ("vendor_import", "row", "entry")]
 _MATCH_FIELDS = [
     RowMatch._meta.get_field(n) for n in ("vendor_import", "row", "entry", "seconds_apart")
@@ -307,7 +311,7 @@ class _Writer:
                 vendor_import=self.vendor_import,
                 source=self.source,
                 rows=[
-                    (row_ids[i], _query_of_values(values[i], sides[i]))
+                    (row_ids[i], _query(sides[i], *_QUERY_FIELDS(values[i])))
                     for i in fresh
                     if i not in matched
                 ],
@@ -376,41 +380,31 @@ class _Writer:
 
 def query_input(row, side: Side) -> QueryInput:
     """The log's query for a vendor row kept earlier (an ImportRow's fields)."""
-    return QueryInput(
-        technology=getattr(row, "technology_id", None) or row.technology,
-        query_type=row.query_type,
-        occurred_at=row.occurred_at,
-        operator=side.badge,
-        target_fingerprint=row.target_fingerprint,
-        offense_code="",
-        justification=row.reason,
-        case_number=row.case_number,
-        supervisor="",
-        requesting_agency=side.agency,
-        on_behalf_of="",
-        scope=row.scope,
-        result_count=None,
-        client_ref=row.row_key,
-    )
+    return _query(
+        side, getattr(row, "technology_id", None) or row.technology, row.query_type,
+        row.target_fingerprint, row.reason, row.case_number, row.scope, row.row_key,
+    )  # fmt: skip
 
 
-def _query_of_values(values: tuple, side: Side) -> QueryInput:
-    """The log's query for a vendor row given as its ImportRow values (`ROW_FIELD_NAMES`)."""
+def _query(
+    side: Side, technology, query_type, target, reason, case_number, scope, row_key
+) -> QueryInput:
+    """The log's query for a vendor row: its side (time, operator, agency) and its fields."""
     return QueryInput(
-        technology=values[_TECHNOLOGY],
-        query_type=values[_TYPE],
+        technology=technology,
+        query_type=query_type,
         occurred_at=side.occurred_at,
         operator=side.badge,
-        target_fingerprint=values[_TARGET],
+        target_fingerprint=target,
         offense_code="",
-        justification=values[_REASON],
-        case_number=values[_CASE],
+        justification=reason,
+        case_number=case_number,
         supervisor="",
         requesting_agency=side.agency,
         on_behalf_of="",
-        scope=values[_SCOPE],
+        scope=scope,
         result_count=None,
-        client_ref=values[_KEY],
+        client_ref=row_key,
     )
 
 
