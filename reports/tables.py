@@ -6,6 +6,8 @@ import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils.translation import gettext
+
 from reports.formatting import plain_amount
 
 COLORS = ["#0b5394", "#b45f06", "#38761d", "#741b47", "#45818e", "#7f6000", "#3d3d3d"]
@@ -42,7 +44,8 @@ class Table:
             y = [_number(row[index]) for row in self.rows]
             if all(value is None for value in y):
                 continue  # a text column (change, share, yes/no): shown in the table only
-            if self.chart == "stacked" and self.columns[index] == "Total":
+            # The column a report names "Total" in the language it was built in (this one).
+            if self.chart == "stacked" and self.columns[index] == gettext("Total"):
                 continue  # the stack itself shows the total
             money = money or any(isinstance(row[index], Decimal) for row in self.rows)
             traces.append(

@@ -23,17 +23,20 @@ def council_table(totals: dict[str, tuple[int, int]], names: dict[str, str]) -> 
     ]
     return Table(
         "vendor-exports",
-        "Searches in vendors' audit exports",
-        ["Technology", "Searches in vendor exports", "Never logged by the center", "Share"],
+        _("Searches in vendors' audit exports"),
+        [_("Technology"), _("Searches in vendor exports"), _("Never logged by the center"),
+         _("Share")],
         rows,
         "bar",
-        note="Searches found in the audit exports of vendor systems imported into Sightline, "
-        "counted on the local date each search was made (a search several exports hold is "
-        "counted once). Never logged by the center counts those the center's own software never "
-        "posted to the log; Sightline recorded them from the export. Share is never logged / "
-        "searches in vendor exports.",
-        empty="No vendor audit export covers this period.",
-    )
+        note=_(
+            "Searches found in the audit exports of vendor systems imported into Sightline, "
+            "counted on the local date each search was made (a search several exports hold is "
+            "counted once). Never logged by the center counts those the center's own software "
+            "never posted to the log; Sightline recorded them from the export. Share is never "
+            "logged / searches in vendor exports."
+        ),
+        empty=_("No vendor audit export covers this period."),
+    )  # fmt: skip
 
 
 def public_table(today: date, names: dict[str, str]) -> Table:
