@@ -266,12 +266,17 @@ def test_the_council_page_in_spanish(fy2026, users):
             assert f'<p class="fact">{fact}</p>' in html
     assert "<caption>Consultas por hora del día (hora local)</caption>" in html
     assert "How often, for what and by whom" not in html
+    # Dates as Spanish writes them: the period, and the earlier one it is compared with.
+    assert "desde 1 de julio de 2025 hasta 30 de junio de 2026" in html
+    assert "(1 jul 2024 a 30 jun 2025)" in html
 
     english = Client(HTTP_ACCEPT_LANGUAGE="en")
     english.force_login(users["council"])
     html = unescape(english.get(COUNCIL_URL, FY2026).content.decode())
     for title in ENGLISH_TITLES.values():
         assert f">{title}</h2>" in html
+    assert "from July 1, 2025 to June 30, 2026" in html
+    assert "(Jul 1, 2024 to Jun 30, 2025)" in html
     for facts in ENGLISH_FACTS.values():
         for fact in facts:
             assert f'<p class="fact">{fact}</p>' in html
