@@ -14,6 +14,7 @@ from django.utils import translation
 
 from audit.models import Technology
 from reports import periods, selectors
+from reports.annual import annual_report
 from reports.models import Contract, Expenditure, Vendor
 from reports.report import council_report
 from tests.reports.helpers import FACE, LPR, QueryMaker, local_time
@@ -280,3 +281,54 @@ def test_the_council_page_in_spanish(fy2026, users):
     for facts in ENGLISH_FACTS.values():
         for fact in facts:
             assert f'<p class="fact">{fact}</p>' in html
+
+
+def annual_in(language: str) -> dict:
+    with translation.override(language):
+        sections = annual_report(Technology.objects.get(slug=LPR), 2026)
+        return {
+            s.id: (
+                s.title,
+                s.facts,
+                {t.id: (t.title, [str(c) for c in t.columns]) for t in s.tables},
+            )
+            for s in sections
+        }
+
+
+def test_the_annual_report_in_spanish_and_in_english(fy2026):
+    spanish, english = annual_in("es"), annual_in("en")
+    assert {key: s[0] for key, s in spanish.items()} == {
+        "use": "Cómo se usó",
+        "sharing": "Intercambio con otras agencias",
+        "audit": "Resultados de auditoría e infracciones de la política",
+        "outcomes": "Resultados",
+        "cost": "Costo total y financiamiento",
+    }
+    # FY2026's two plate searches, one without a case number; $12,345.67 paid for them.
+    assert spanish["use"][1] == [
+        "2 consultas en FY2026; 50.0% con número de caso; 0.0% con la aprobación de un "
+        "supervisor registrada."
+    ]
+    assert spanish["cost"][1] == [
+        "Incluida su parte de los costos del centro compartido, FY2026 costó $12,345.67 por 2 "
+        "consultas ($6,172.84 por consulta)."
+    ]
+    assert spanish["sharing"][2]["agencies"] == (
+        "Consultas por agencia solicitante",
+        ["Agencia", "Tipo", "En nombre de otra agencia", "Consultas"],
+    )
+    assert spanish["outcomes"][2]["outcomes"] == (
+        "Resultados informados",
+        ["Resultado", "Cantidad"],
+    )
+    assert english["use"][1] == [
+        "2 queries in FY2026; 50.0% with a case number; 0.0% with a supervisor's approval recorded."
+    ]
+    assert english["cost"][1] == [
+        "Including its share of the shared center's costs, FY2026 cost $12,345.67 for 2 queries "
+        "($6,172.84 per query)."
+    ]
+    assert (
+        english["cost"][2]["funding"][0] == "Paid in FY2026 under License plate readers contracts"
+    )
