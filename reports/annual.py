@@ -1,7 +1,7 @@
 """A technology's annual surveillance report for a fiscal year (the CCOPS model's shape)."""
 
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from audit.flags.rules import ALL_FLAGS
 from audit.models import AuditReview, QueryOutcome
@@ -185,7 +185,7 @@ def annual_report(technology, fy: int) -> list[Section]:
         Table(
             "funding",
             _("Paid in FY%(fy)d under %(technology)s contracts")
-            % {"fy": fy, "technology": technology.name},
+            % {"fy": fy, "technology": technology.localized("name", get_language() or "en")},
             [_("Funding source"), _("Amount (USD)")],
             own,
             note=_(

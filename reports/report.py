@@ -21,6 +21,7 @@ from reports.council_spending import (
 )
 from reports.formatting import count
 from reports.periods import Comparison, Period, compare
+from reports.public import localized_names
 from reports.tables import Section, Table
 from reports.tables import share as _share
 
@@ -58,7 +59,7 @@ def council_report(comparison: Comparison | Period) -> list[Section]:
     if isinstance(comparison, Period):
         comparison = compare(comparison, comparison.end + timedelta(days=1))
     reads = _Reads()
-    names = reads.technology_names()
+    names = localized_names()
     return [
         _usage(reads, comparison, names),
         _compliance(reads, comparison, names),

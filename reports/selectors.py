@@ -203,10 +203,6 @@ def agency_kinds() -> dict[str, str]:
     }
 
 
-def technology_names() -> dict[str, str]:
-    return dict(Technology.objects.values_list("slug", "name"))
-
-
 # --- Spending ---------------------------------------------------------------------------------
 
 

@@ -85,6 +85,17 @@ def _by_id(tables) -> dict:
     return {table.id.replace("-", "_"): table for table in tables}
 
 
+def localized_technologies(technologies) -> list[Technology]:
+    """The technologies, each with `public_<field>` set to that field's text in the active
+    language (the English text where no translation is given)."""
+    language = get_language() or "en"
+    technologies = list(technologies)
+    for technology in technologies:
+        for field in Technology.TRANSLATED:
+            setattr(technology, f"public_{field}", technology.localized(field, language))
+    return technologies
+
+
 class PublicPageMixin(TableReportMixin):
     """A public page at the latest signed tree head, in the visitor's language."""
 
@@ -93,11 +104,7 @@ class PublicPageMixin(TableReportMixin):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        language = get_language() or "en"
-        technologies = list(Technology.objects.all())
-        for technology in technologies:
-            for field in Technology.TRANSLATED:
-                setattr(technology, f"public_{field}", technology.localized(field, language))
+        technologies = localized_technologies(Technology.objects.all())
         context.update(
             head=self.head,
             public_state=PublicRollupState.objects.filter(id=1).first(),
@@ -330,7 +337,7 @@ class CouncilReportView(RoleRequiredMixin, TableReportMixin, TemplateView):
             completed=completed,
             completed_query=urlencode(periods.picker_params(completed)) if completed else "",
             sections=self.sections(),
-            technologies=Technology.objects.all(),
+            technologies=localized_technologies(Technology.objects.all()),
             fiscal_year=periods.fiscal_year_of(comparison.current.end),
             query=self.request.GET.urlencode(),
             today=timezone.localdate(),
@@ -367,7 +374,7 @@ class AnnualReportView(RoleRequiredMixin, TableReportMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         technology, fy = self.technology(), self.fiscal_year()
         context.update(
-            technology=technology,
+            technology=localized_technologies([technology])[0],
             fy=fy,
             period=periods.fiscal_year(fy),
             sections=self.sections(),

@@ -174,8 +174,13 @@ def test_tables_are_captioned_headed_and_noted_in_spanish(fy2026):
     assert tables["by-technology"]["title"] == "Consultas por tecnología"
     # The period labels and the change heading come from reports.periods, in Spanish too.
     assert tables["by-technology"]["columns"] == ["Tecnología", "FY2026", "FY2025", "Variación"]
-    # Technology names are data; the change from nothing is "nuevo".
-    assert tables["by-technology"]["rows"][0] == ["Facial recognition", "1", "0", "nuevo"]
+    # Technology names are the technologies' own Spanish names (sorted by them), as on the
+    # public pages; the change from nothing is "nuevo".
+    assert [row[0] for row in tables["by-technology"]["rows"]] == [
+        "Lectores de matrículas",
+        "Reconocimiento facial",
+    ]
+    assert tables["by-technology"]["rows"][1] == ["Reconocimiento facial", "1", "0", "nuevo"]
     assert tables["by-hour"]["columns"] == ["Hora", "Consultas", "Con personal"]
     assert tables["by-hour"]["rows"][3] == ["03:00", "1", "no"]
     assert tables["by-hour"]["rows"][10] == ["10:00", "1", "sí"]
@@ -209,10 +214,10 @@ def test_tables_are_captioned_headed_and_noted_in_spanish(fy2026):
     assert tables["contracts"]["rows"][0][:4] == [
         "LPR cameras, hosted",
         "Roadside Optics",
-        "License plate readers",
+        "Lectores de matrículas",
         "Subvención",
     ]
-    assert tables["spending-by-year"]["rows"][0][:2] == ["FY2026", "License plate readers"]
+    assert tables["spending-by-year"]["rows"][0][:2] == ["FY2026", "Lectores de matrículas"]
     assert tables["spending-by-year"]["note"] == (
         "Dólares estadounidenses pagados en cada año fiscal completo que abarca el período "
         "(FY2026), incluidos los pagos anteriores o posteriores a las fechas del período."
@@ -332,3 +337,17 @@ def test_the_annual_report_in_spanish_and_in_english(fy2026):
     assert (
         english["cost"][2]["funding"][0] == "Paid in FY2026 under License plate readers contracts"
     )
+
+
+def test_the_annual_page_in_spanish_names_and_describes_the_technology_in_spanish(fy2026, users):
+    technology = Technology.objects.get(slug=LPR)
+    assert technology.name_es and technology.description_es and technology.policy_text_es
+    spanish = Client(HTTP_ACCEPT_LANGUAGE="es")
+    spanish.force_login(users["council"])
+    html = unescape(spanish.get(f"{COUNCIL_URL}annual/{LPR}/", {"fy": "2026"}).content.decode())
+    assert f"Informe anual de vigilancia: {technology.name_es}, FY2026</h1>" in html
+    assert technology.description_es in html
+    assert technology.policy_text_es in html
+    # The council page links each annual report by the technology's Spanish name.
+    council = unescape(spanish.get(COUNCIL_URL, FY2026).content.decode())
+    assert f"{technology.name_es}, FY2026</a>" in council
