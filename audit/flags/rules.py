@@ -221,19 +221,21 @@ def _contiguous(entries) -> tuple[int, int, bool]:
     return first, last, len(sequences) == last - first + 1
 
 
-def _searches_since(targets: set[str], since: datetime) -> dict[tuple, int]:
-    """How many searches each (operator badge, target) had in the log since `since`, or more:
-    counted by the fingerprint's prefix (`target_prefix`), so a target that shares its prefix
-    with another (which practically never happens) counts the other's searches too. Callers use
-    it to choose whose searches to read, and read those by fingerprint.
+def _searched_more_than(targets: set[str], since: datetime, limit: int) -> set[tuple]:
+    """The (operator badge, target) pairs with more than `limit` searches in the log since
+    `since`, and maybe more pairs: counted by the fingerprint's prefix (`target_prefix`), so a
+    target that shares its prefix with another (which practically never happens) counts the
+    other's searches too. Callers use it to choose whose searches to read, and read those by
+    fingerprint.
 
     Every column read is in the entry_target_prefix index, so the database counts from the index
-    alone, reading only the window (not every earlier search of each target).
+    alone, reading only the window (not every earlier search of each target), and returns only
+    the pairs over the limit: most pairs have a search or two, and are never sent to Python.
     """
     by_prefix: dict[int, list[str]] = defaultdict(list)
     for target in targets:
         by_prefix[target_prefix(target)].append(target)
-    counts: dict[tuple, int] = {}
+    found: set[tuple] = set()
     table = connection.ops.quote_name(QueryLogEntry._meta.db_table)
     since_db = connection.ops.adapt_datetimefield_value(since)
     values = sorted(prefix for prefix in by_prefix if prefix is not None)
@@ -242,17 +244,17 @@ def _searches_since(targets: set[str], since: datetime) -> dict[tuple, int]:
         for start in range(0, len(values), size):
             chunk = values[start : start + size]
             cursor.execute(
-                f"SELECT operator_badge, target_prefix, COUNT(*) FROM {table} "  # noqa: S608
+                f"SELECT operator_badge, target_prefix FROM {table} "  # noqa: S608
                 f"WHERE target_prefix IN ({', '.join(['%s'] * len(chunk))}) "
                 # Grouped by prefix first, the order in which the index gives the rows: the
                 # grouping's sort then mostly appends (10-15% less time than badge first).
-                "AND occurred_at >= %s GROUP BY target_prefix, operator_badge",
-                [*chunk, since_db],
+                "AND occurred_at >= %s GROUP BY target_prefix, operator_badge "
+                "HAVING COUNT(*) > %s",
+                [*chunk, since_db, limit],
             )
-            for badge, prefix, count in cursor.fetchall():
-                for target in by_prefix[prefix]:
-                    counts[(badge, target)] = count
-    return counts
+            for badge, prefix in cursor.fetchall():
+                found.update((badge, target) for target in by_prefix[prefix])
+    return found
 
 
 class _Context:
@@ -348,8 +350,8 @@ class _Context:
             smallest = min(t.repeated_target_limit for t in self.policies.values())
             # The entries are written before they are flagged, so the log's count of a key
             # since `earliest` is the entries' searches plus the earlier ones in the window.
-            since = _searches_since(targets, earliest)
-            targets = {key[1] for key in history if since.get(key, 0) > smallest}
+            busy = _searched_more_than(targets, earliest, smallest)
+            targets = {key[1] for key in history if key in busy}
             bound = {"sequence__lt": self.first}
         else:
             bound = {"sequence__lte": latest}
