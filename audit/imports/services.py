@@ -379,10 +379,11 @@ class _Writer:
 
 
 def query_input(row, side: Side) -> QueryInput:
-    """The log's query for a vendor row kept earlier (an ImportRow's fields)."""
+    """The log's query for a vendor row kept earlier (its ImportRow values, as `reconcile`
+    reads them: the technology as its slug)."""
     return _query(
-        side, getattr(row, "technology_id", None) or row.technology, row.query_type,
-        row.target_fingerprint, row.reason, row.case_number, row.scope, row.row_key,
+        side, row.technology, row.query_type, row.target_fingerprint, row.reason,
+        row.case_number, row.scope, row.row_key,
     )  # fmt: skip
 
 

@@ -43,6 +43,20 @@ def lists(vendor_import) -> dict[str, list]:
     return {"matched": matched, "vendor": vendor, "sightline": sightline}
 
 
+def assert_recorded_as_read(row_key: str) -> None:
+    """The entry recorded from a vendor row holds that row's search, as the row was kept."""
+    row = ImportRow.objects.get(row_key=row_key)
+    entry = QueryLogEntry.objects.get(sequence=row.recording.entry_id)
+    assert (
+        entry.technology_id, entry.query_type, entry.occurred_at, entry.operator_badge,
+        entry.requesting_agency_code, entry.target_fingerprint, entry.justification,
+        entry.case_number, entry.scope, entry.client_ref,
+    ) == (
+        row.technology_id, row.query_type, row.occurred_at, row.operator_badge, row.agency_code,
+        row.target_fingerprint, row.reason, row.case_number, row.scope, row.row_key,
+    )  # fmt: skip
+
+
 def test_gaps_in_both_directions(rtcc_log, candidates):
     result = run_import("flock_standard.csv")
     assert (result.kept, result.matched, result.recorded) == (5, 2, 3)
@@ -57,6 +71,7 @@ def test_gaps_in_both_directions(rtcc_log, candidates):
     assert not RowRecording.objects.filter(row__row_key="id:f-1001").exists()
     recorded = RowRecording.objects.get(row__row_key="id:f-1002").entry_id
     assert NOT_LOGGED_BY_RTCC in stored_flags_of(recorded)
+    assert_recorded_as_read("id:f-1002")
     assert NOT_LOGGED_BY_RTCC not in stored_flags_of(rtcc_log["A"])
     assert selectors.list_counts(vendor_import) == {"matched": 2, "vendor": 3, "sightline": 2}
 
@@ -97,6 +112,8 @@ def test_reconcile_recomputes_under_a_new_tolerance(rtcc_log, settings, candidat
         [rtcc_log["A"], rtcc_log["B"], rtcc_log["C"], rtcc_log["E"]]
     )
     assert RowRecording.objects.count() == 5
+    assert_recorded_as_read("id:f-1001")  # recorded by the reconcile, not the import
+    assert_recorded_as_read("id:f-1004")
 
     settings.SIGHTLINE_RECONCILE_TOLERANCE_MINUTES = 10
     out = io.StringIO()
